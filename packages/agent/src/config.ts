@@ -1,0 +1,276 @@
+import { readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuthType } from '@buildd/protocol';
+import { type ClaudeAuth, ClaudeAuthError, detectClaudeAuth } from './claude-auth.ts';
+import type { LogLevel } from './log.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** Everything the agent runs with, validated. Durations are in milliseconds. */
+export interface AgentConfig {
+  server: string;
+  apiKey: string;
+  /** Workspace ids or names to claim from; empty = every workspace the account may claim in. */
+  workspaces: string[];
+  maxTasks: number;
+  pollIntervalMs: number;
+  name: string;
+  dataDir: string;
+  /** Extra capabilities from `--capability`, added to the detected ones. */
+  capabilities: string[];
+  model: string;
+  taskTimeoutMs: number;
+  gracePeriodMs: number;
+  logLevel: LogLevel;
+  claude: ClaudeAuth;
+}
+
+/** `~/.buildd/config.json`, written by the server's first start or `buildd login`. */
+export interface ConfigFile {
+  server?: string;
+  apiKey?: string;
+}
+
+/** What the command line asks for. */
+export type ConfigResult =
+  | { action: 'help' }
+  | { action: 'version' }
+  | { action: 'run'; config: AgentConfig };
+
+/** A configuration problem, worded for the operator. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The defaults, in one place. */
+export const defaults = {
+  server: 'http://localhost:3000',
+  maxTasks: 3,
+  pollIntervalSeconds: 10,
+  model: 'claude-sonnet-4-5',
+  taskTimeoutMinutes: 60,
+  gracePeriodSeconds: 30,
+  logLevel: 'info' as LogLevel,
+} as const;
+
+const options = {
+  server: { type: 'string' },
+  'api-key': { type: 'string' },
+  workspace: { type: 'string', multiple: true },
+  'max-tasks': { type: 'string' },
+  'poll-interval': { type: 'string' },
+  name: { type: 'string' },
+  'data-dir': { type: 'string' },
+  capability: { type: 'string', multiple: true },
+  model: { type: 'string' },
+  'task-timeout': { type: 'string' },
+  'grace-period': { type: 'string' },
+  auth: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+/** The default location of the shared config file. */
+export function configFilePath(env: Env = process.env): string {
+  return join(env.HOME || homedir(), '.buildd', 'config.json');
+}
+
+/** Reads the config file; a missing file is no error, a broken one is. */
+export function readConfigFile(path: string): ConfigFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const json: unknown = JSON.parse(text);
+    if (typeof json !== 'object' || json === null) throw new Error('not an object');
+    const { server, apiKey } = json as Record<string, unknown>;
+    return {
+      server: typeof server === 'string' ? server : undefined,
+      apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    };
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid JSON (${(error as Error).message}): fix or delete it`);
+  }
+}
+
+/**
+ * Builds the agent's configuration from the command line, the environment and the config file.
+ * Pure: it reads nothing else (the caller reads the file). Precedence: flags > env > file > defaults.
+ * Throws `ConfigError` with a sentence that says what to do.
+ */
+export function loadConfig(
+  argv: readonly string[],
+  env: Env = process.env,
+  configFile?: ConfigFile,
+): ConfigResult {
+  let values: ReturnType<typeof parse>;
+  try {
+    values = parse(argv);
+  } catch (error) {
+    throw new ConfigError(argumentProblem(error));
+  }
+  if (values.help) return { action: 'help' };
+  if (values.version) return { action: 'version' };
+
+  const pick = (flag: keyof typeof values, envName: string, fileValue?: string) => {
+    const fromFlag = values[flag];
+    if (typeof fromFlag === 'string') return { value: fromFlag, from: `--${flag}` };
+    if (env[envName] !== undefined && env[envName] !== '')
+      return { value: env[envName] as string, from: envName };
+    if (fileValue !== undefined) return { value: fileValue, from: 'the config file' };
+    return undefined;
+  };
+
+  const apiKey = pick('api-key', 'BUILDD_API_KEY', configFile?.apiKey);
+  if (!apiKey?.value.trim()) {
+    throw new ConfigError(
+      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or run `buildd login`',
+    );
+  }
+  const home = env.HOME || homedir();
+  const authChoice = pick('auth', 'BUILDD_CLAUDE_AUTH');
+  const auth = authChoice && oneOf(authChoice, AuthType.options);
+  let claude: ClaudeAuth;
+  try {
+    claude = detectClaudeAuth(env, auth);
+  } catch (error) {
+    if (error instanceof ClaudeAuthError) throw new ConfigError(error.message);
+    throw error;
+  }
+
+  return {
+    action: 'run',
+    config: {
+      server: url(
+        pick('server', 'BUILDD_SERVER', configFile?.server) ?? { value: defaults.server, from: '' },
+      ),
+      apiKey: apiKey.value.trim(),
+      workspaces: list(values.workspace, env, '--workspace', 'BUILDD_WORKSPACE'),
+      maxTasks: number(pick('max-tasks', 'BUILDD_MAX_TASKS'), defaults.maxTasks, {
+        min: 1,
+        max: 100,
+        int: true,
+      }),
+      pollIntervalMs:
+        number(pick('poll-interval', 'BUILDD_POLL_INTERVAL'), defaults.pollIntervalSeconds, {
+          min: 0.05,
+          max: 3600,
+        }) * 1000,
+      name: text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
+      dataDir: resolve(
+        text(pick('data-dir', 'BUILDD_AGENT_DATA_DIR'), join(home, '.buildd', 'agent'), 4096).replace(
+          /^~(?=$|\/)/,
+          home,
+        ),
+      ),
+      capabilities: list(values.capability, env, '--capability', 'BUILDD_CAPABILITIES'),
+      model: text(pick('model', 'BUILDD_MODEL'), defaults.model, 200),
+      taskTimeoutMs:
+        number(pick('task-timeout', 'BUILDD_TASK_TIMEOUT'), defaults.taskTimeoutMinutes, {
+          min: 0.01,
+          max: 10_080,
+        }) * 60_000,
+      gracePeriodMs:
+        number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {
+          min: 0,
+          max: 3600,
+        }) * 1000,
+      logLevel: oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, [
+        'debug',
+        'info',
+        'warn',
+        'error',
+      ] as const),
+      claude,
+    },
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+}
+
+function argumentProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const unknown = /option '([^']+)'/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    return `unknown option ${unknown}: see buildd-agent --help`;
+  }
+  const positional = /argument '([^']+)'/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && positional) {
+    return `unexpected argument '${positional}': options take the form --name=value (see buildd-agent --help)`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+    return `${message.replace(/\.$/, '')}: see buildd-agent --help`;
+  return message;
+}
+
+type Picked = { value: string; from: string };
+
+function url(picked: Picked): string {
+  const value = picked.value.trim();
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new ConfigError(`${picked.from} must be an http(s) URL like http://localhost:3000, got '${value}'`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function number(
+  picked: Picked | undefined,
+  fallback: number,
+  range: { min: number; max: number; int?: boolean },
+) {
+  if (!picked) return fallback;
+  const value = picked.value.trim();
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  const kind = range.int ? 'a whole number' : 'a number';
+  if (Number.isNaN(n) || (range.int && !Number.isInteger(n)) || n < range.min || n > range.max) {
+    throw new ConfigError(`${picked.from} must be ${kind} from ${range.min} to ${range.max}, got '${value}'`);
+  }
+  return n;
+}
+
+function text(picked: Picked | undefined, fallback: string, max: number): string {
+  if (!picked) return fallback;
+  const value = picked.value.trim();
+  if (!value) throw new ConfigError(`${picked.from} must not be empty`);
+  if (value.length > max) throw new ConfigError(`${picked.from} is too long (at most ${max} characters)`);
+  return value;
+}
+
+function oneOf<T extends string>(picked: Picked, allowed: readonly T[]): T {
+  const value = picked.value.trim() as T;
+  if (!allowed.includes(value)) {
+    throw new ConfigError(`${picked.from} must be one of ${allowed.join(', ')}, got '${picked.value}'`);
+  }
+  return value;
+}
+
+/** Values given repeatedly and/or comma-separated (`--workspace a,b --workspace c`). */
+function list(flags: string[] | undefined, env: Env, flag: string, envName: string): string[] {
+  const max = 100;
+  const envValue = env[envName];
+  const raw = flags ?? (envValue ? [envValue] : []);
+  const from = flags ? flag : envName;
+  const items = raw.flatMap((v) => v.split(',')).map((v) => v.trim());
+  for (const item of items) {
+    if (!item) throw new ConfigError(`${from} has an empty value: give a name, or leave the option out`);
+    if (item.length > max)
+      throw new ConfigError(`${from} value '${item}' is too long (at most ${max} characters)`);
+  }
+  return [...new Set(items)];
+}

@@ -1,0 +1,144 @@
+import type { WorkerEventInput } from '@buildd/protocol';
+import { ApiError } from './api-error.ts';
+import type { BuilddClient } from './client.ts';
+import type { Log } from './log.ts';
+import { backoffDelay, sleep } from './retry.ts';
+import type { Spool, SpoolEntry } from './spool.ts';
+
+/** `delivered`: nothing pending; `gone`: the worker is no longer live, spool dropped; `pending`: retry later. */
+export type DeliveryState = 'delivered' | 'gone' | 'pending';
+
+const maxBatchEvents = 100;
+// Well under the server's 1 MB body limit, so a batch of large tool results is never refused.
+const maxBatchBytes = 512 * 1024;
+
+/** Splits events into POST-sized batches. */
+export function batchEvents(events: readonly WorkerEventInput[]): WorkerEventInput[][] {
+  const batches: WorkerEventInput[][] = [];
+  let batch: WorkerEventInput[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const size = JSON.stringify(event).length;
+    if (batch.length > 0 && (batch.length >= maxBatchEvents || bytes + size > maxBatchBytes)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(event);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/**
+ * Delivers a spool's pending entries in order, one at a time, and stops at the first transient
+ * failure (order matters: the final PATCH must not overtake the events before it).
+ */
+export class Outbox {
+  #running: Promise<DeliveryState> | undefined;
+  #again = false;
+  #closed = new AbortController();
+  #state: DeliveryState = 'delivered';
+
+  constructor(
+    readonly spool: Spool,
+    private readonly client: BuilddClient,
+    private readonly log: Log,
+    /** Called when a progress PATCH in the spool answers `abort: true`. */
+    private readonly onAbort?: (reason: string) => void,
+  ) {}
+
+  /** Appends durably, then starts delivering in the background. */
+  async append(...entries: SpoolEntry[]): Promise<void> {
+    // Once the worker is gone there is nobody to deliver to; writing would only recreate the file.
+    if (this.#state === 'gone') return;
+    await this.spool.append(...entries);
+    void this.drain();
+  }
+
+  /**
+   * Delivers until nothing is pending (retrying transient failures with backoff) or the worker is
+   * gone. Concurrent calls share one delivery loop.
+   */
+  drain(): Promise<DeliveryState> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Waits for delivery at most `ms`; what is still pending stays on disk for the next start. */
+  async settle(ms: number): Promise<DeliveryState> {
+    const timer = new AbortController();
+    const state = await Promise.race([this.drain(), sleep(ms, timer.signal).then(() => 'pending' as const)]);
+    timer.abort();
+    return state;
+  }
+
+  /** Stops retrying (shutdown). */
+  close(): void {
+    this.#closed.abort();
+  }
+
+  async #loop(): Promise<DeliveryState> {
+    for (let attempt = 0; !this.#closed.signal.aborted; ) {
+      this.#again = false;
+      this.#state = await this.#deliverPending();
+      if (this.#state === 'gone') return 'gone';
+      if (this.#state === 'delivered') {
+        if (this.#again) continue;
+        if (this.spool.finished) await this.spool.remove();
+        return 'delivered';
+      }
+      await sleep(backoffDelay(attempt++, { maxMs: 30_000 }), this.#closed.signal);
+    }
+    return this.#state;
+  }
+
+  async #deliverPending(): Promise<DeliveryState> {
+    for (const entry of [...this.spool.pending()]) {
+      try {
+        await this.#send(entry);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        switch (error.kind) {
+          case 'conflict':
+          case 'not_found':
+            this.log('info', 'worker is no longer live on the server; dropping its outbox', {
+              error: error.message,
+            });
+            this.onAbort?.('lease_lost');
+            await this.spool.remove();
+            return 'gone';
+          case 'rejected':
+          case 'protocol':
+            // Resending the same bytes cannot succeed: skip it rather than block the final PATCH.
+            this.log('error', 'the server refused an outbox entry; skipping it', { error: error.message });
+            break;
+          case 'transient':
+          case 'limit':
+          case 'fatal':
+            this.log('debug', 'outbox delivery failed; will retry', { error: error.message });
+            return 'pending';
+        }
+      }
+      await this.spool.ack(1);
+    }
+    return 'delivered';
+  }
+
+  async #send(entry: SpoolEntry): Promise<void> {
+    if (entry.kind === 'events') {
+      for (const events of batchEvents(entry.events))
+        await this.client.postEvents(this.spool.workerId, { events });
+      return;
+    }
+    const answer = await this.client.patchWorker(this.spool.workerId, entry.body);
+    if (answer.abort && !entry.final) this.onAbort?.(answer.reason);
+  }
+}
