@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import {
+  AccountLevel,
+  AccountType,
+  AuthType,
+  ExitCause,
+  Id,
+  RunnerPreference,
+  TaskStatus,
+  Timestamp,
+  WorkerStatus,
+} from './common.ts';
+
+export const Account = z.object({
+  id: Id,
+  name: z.string(),
+  type: AccountType,
+  level: AccountLevel,
+  maxConcurrentWorkers: z.number().int(),
+  maxConcurrentSessions: z.number().int(),
+  maxCostPerDayUsd: z.number().nullable(),
+  createdAt: Timestamp,
+});
+export type Account = z.infer<typeof Account>;
+
+export const ApiKey = z.object({
+  id: Id,
+  accountId: Id,
+  name: z.string().nullable(),
+  /** The first characters of the key, enough to recognise it in a list or a log. */
+  prefix: z.string(),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+export type ApiKey = z.infer<typeof ApiKey>;
+
+export const WorkspaceAccess = z.enum(['open', 'restricted']);
+export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;
+
+/** Defaults a workspace hands to each of its tasks. */
+export const WorkspaceConfig = z.object({
+  model: z.string().max(200).optional(),
+  maxTurns: z.number().int().positive().max(10_000).optional(),
+  budgetUsd: z.number().positive().max(100_000).optional(),
+  branchPrefix: z.string().max(100).optional(),
+  instructions: z.string().max(20_000).optional(),
+  /** Whether agents push the task branch to the repository's origin. */
+  push: z.boolean().optional(),
+});
+export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
+
+export const Workspace = z.object({
+  id: Id,
+  name: z.string(),
+  repoUrl: z.string().nullable(),
+  defaultBranch: z.string(),
+  access: WorkspaceAccess,
+  /** Most tasks of this workspace running at once; null = no limit of its own. */
+  maxRunningTasks: z.number().int().nullable(),
+  config: WorkspaceConfig,
+  createdAt: Timestamp,
+});
+export type Workspace = z.infer<typeof Workspace>;
+
+export const WorkspaceMember = z.object({
+  workspaceId: Id,
+  accountId: Id,
+  canClaim: z.boolean(),
+  canCreate: z.boolean(),
+});
+export type WorkspaceMember = z.infer<typeof WorkspaceMember>;
+
+export const TaskResult = z.object({
+  summary: z.string().nullable(),
+  branch: z.string().nullable(),
+  commitSha: z.string().nullable(),
+  filesChanged: z.number().int().nullable(),
+  linesAdded: z.number().int().nullable(),
+  linesRemoved: z.number().int().nullable(),
+  prUrl: z.string().nullable(),
+});
+export type TaskResult = z.infer<typeof TaskResult>;
+
+export const Worker = z.object({
+  id: Id,
+  taskId: Id,
+  accountId: Id,
+  agentId: z.string(),
+  status: WorkerStatus,
+  authType: AuthType,
+  branch: z.string(),
+  leaseExpiresAt: Timestamp,
+  currentAction: z.string().nullable(),
+  turns: z.number().int(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheReadTokens: z.number().int(),
+  costUsd: z.number(),
+  summary: z.string().nullable(),
+  error: z.string().nullable(),
+  exitCause: z.string().nullable(),
+  commitSha: z.string().nullable(),
+  filesChanged: z.number().int().nullable(),
+  linesAdded: z.number().int().nullable(),
+  linesRemoved: z.number().int().nullable(),
+  prUrl: z.string().nullable(),
+  lastEventSeq: z.number().int(),
+  createdAt: Timestamp,
+  startedAt: Timestamp.nullable(),
+  finishedAt: Timestamp.nullable(),
+});
+export type Worker = z.infer<typeof Worker>;
+
+export const Task = z.object({
+  id: Id,
+  workspaceId: Id,
+  title: z.string(),
+  prompt: z.string(),
+  /** The prompt again, under the name older agents read. */
+  description: z.string(),
+  priority: z.number().int(),
+  status: TaskStatus,
+  runnerPreference: RunnerPreference,
+  requiredCapabilities: z.array(z.string()),
+  dependsOn: z.array(Id),
+  maxAttempts: z.number().int(),
+  attempts: z.number().int(),
+  budgetUsd: z.number().nullable(),
+  maxTurns: z.number().int().nullable(),
+  model: z.string().nullable(),
+  result: TaskResult.nullable(),
+  error: z.string().nullable(),
+  exitCause: z.string().nullable(),
+  costUsd: z.number(),
+  createdBy: Id,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  startedAt: Timestamp.nullable(),
+  finishedAt: Timestamp.nullable(),
+});
+export type Task = z.infer<typeof Task>;
+
+export const TaskWithWorkers = Task.extend({ workers: z.array(Worker) });
+export type TaskWithWorkers = z.infer<typeof TaskWithWorkers>;
+
+export const Agent = z.object({
+  id: z.string(),
+  accountId: Id,
+  name: z.string(),
+  host: z.string().nullable(),
+  version: z.string().nullable(),
+  capabilities: z.array(z.string()),
+  maxTasks: z.number().int(),
+  workspaceIds: z.array(z.string()),
+  lastSeenAt: Timestamp,
+  online: z.boolean(),
+});
+export type Agent = z.infer<typeof Agent>;
+
+export const UsageDay = z.object({
+  accountId: Id,
+  day: z.string(),
+  costUsd: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+});
+export type UsageDay = z.infer<typeof UsageDay>;
+

@@ -1,0 +1,68 @@
+import { limits } from '@buildd/protocol';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { ApiError, isTransientDbError } from './errors.ts';
+import { requireAuth } from './http/auth.ts';
+import type { AppDeps, AppEnv } from './http/context.ts';
+import { accountRoutes } from './http/routes/accounts.ts';
+import { agentRoutes } from './http/routes/agents.ts';
+import { openapiRoute } from './http/routes/openapi.ts';
+import { taskRoutes } from './http/routes/tasks.ts';
+import { workerRoutes } from './http/routes/workers.ts';
+import { workspaceRoutes } from './http/routes/workspaces.ts';
+
+/** Builds the whole HTTP app without listening; `main.ts` binds it to a port, tests call it directly. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: limits.bodyBytes,
+      onError: () => {
+        throw new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
+      },
+    }),
+  );
+
+  app.get('/healthz', async (c) => {
+    await deps.db.query('SELECT 1');
+    return c.json({ ok: true, engine: deps.db.engine });
+  });
+  app.route('/api', openapiRoute());
+
+  app.use('/api/*', requireAuth);
+  app.route('/api', accountRoutes());
+  app.route('/api', workspaceRoutes());
+  app.route('/api', taskRoutes());
+  app.route('/api', workerRoutes());
+  app.route('/api', agentRoutes());
+
+  app.notFound((c) =>
+    c.json(new ApiError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`).toBody(), 404),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      return c.json(err.toBody(), err.status as 400);
+    }
+    if (err instanceof HTTPException) {
+      const code = err.status === 413 ? 'payload_too_large' : err.status === 401 ? 'unauthenticated' : 'bad_request';
+      return c.json(new ApiError(code, err.message || 'Bad request.').toBody(), err.status);
+    }
+    if (isTransientDbError(err)) {
+      deps.log.warn({ err: (err as Error).message }, 'database unavailable');
+      c.header('Retry-After', '1');
+      return c.json(new ApiError('unavailable', 'The database is briefly unavailable; try again.').toBody(), 503);
+    }
+    deps.log.error({ err }, 'unhandled error');
+    return c.json(new ApiError('internal', 'Something went wrong on the server; it has been logged.').toBody(), 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,107 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  leaseSeconds: number;
+  renewSeconds: number;
+  reapIntervalSeconds: number;
+  agentOfflineSeconds: number;
+  adminKey: string | undefined;
+  localAgent: boolean;
+  logLevel: string;
+  help: boolean;
+}
+
+export const serverHelp = `buildd-server: the buildd task queue server (HTTP API, dashboard, agent channel)
+
+Usage: buildd-server [options]
+
+Options (flag > environment > default):
+  --port <n>             PORT               port to listen on (default 3000)
+  --host <addr>          HOST               address to bind (default 127.0.0.1; use 0.0.0.0 so
+                                            agents on other machines can reach it)
+  --data-dir <dir>       BUILDD_DATA_DIR    embedded database directory (default ~/.buildd/data)
+  --database-url <url>   DATABASE_URL       PostgreSQL URL; when set it is used instead of the
+                                            embedded database (several replicas may share it)
+  --lease-seconds <n>    BUILDD_LEASE_SECONDS   worker lease length (default 60)
+  --renew-seconds <n>    BUILDD_RENEW_SECONDS   how often agents renew a lease (default 15)
+  --reap-interval <n>    BUILDD_REAP_INTERVAL   seconds between sweeps for expired leases (default 5)
+  --no-local-agent       BUILDD_LOCAL_AGENT=0   do not start the built-in local agent
+  --log-level <level>    LOG_LEVEL          debug | info | warn | error (default info)
+  -h, --help                                show this help
+
+On first start with an empty database an admin account is created and its API key printed once
+(and saved to ~/.buildd/config.json unless that file exists). BUILDD_ADMIN_KEY, given on first
+start, becomes that admin key instead.`;
+
+/** Thrown for a bad flag or value; main prints the message and exits with status 2. */
+export class ConfigError extends Error {}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
+  }
+  return n;
+}
+
+/** Server configuration from flags and environment; a pure function of its inputs. */
+export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'database-url': { type: 'string' },
+        'lease-seconds': { type: 'string' },
+        'renew-seconds': { type: 'string' },
+        'reap-interval': { type: 'string' },
+        'no-local-agent': { type: 'boolean' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}. Run buildd-server --help for the options.`);
+  }
+  const str = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
+  const leaseSeconds = int('--lease-seconds', str('lease-seconds', 'BUILDD_LEASE_SECONDS'), 60, 2, 3600);
+  const renewSeconds = int('--renew-seconds', str('renew-seconds', 'BUILDD_RENEW_SECONDS'), 15, 1, 3600);
+  if (renewSeconds >= leaseSeconds) {
+    throw new ConfigError(
+      `--renew-seconds (${renewSeconds}) must be shorter than --lease-seconds (${leaseSeconds}), or leases expire between renewals.`,
+    );
+  }
+  const logLevel = str('log-level', 'LOG_LEVEL') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of debug, info, warn, error, silent; got "${logLevel}".`);
+  }
+  const databaseUrl = str('database-url', 'DATABASE_URL') || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://.');
+  }
+  return {
+    port: int('--port', str('port', 'PORT'), 3000, 0, 65535),
+    host: str('host', 'HOST') || '127.0.0.1',
+    dataDir: str('data-dir', 'BUILDD_DATA_DIR') || join(homedir(), '.buildd', 'data'),
+    databaseUrl,
+    leaseSeconds,
+    renewSeconds,
+    reapIntervalSeconds: int('--reap-interval', str('reap-interval', 'BUILDD_REAP_INTERVAL'), 5, 1, 3600),
+    agentOfflineSeconds: Math.max(60, leaseSeconds * 2),
+    adminKey: env.BUILDD_ADMIN_KEY || undefined,
+    localAgent: !values['no-local-agent'] && env.BUILDD_LOCAL_AGENT !== '0',
+    logLevel,
+    help: values.help === true,
+  };
+}

@@ -1,0 +1,110 @@
+import pg from 'pg';
+import type { Db, Queryable } from './types.ts';
+
+// bigint columns (token counts, sequence numbers) fit comfortably in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Puts every connection on this schema (tests isolate themselves this way). */
+  schema?: string;
+  maxConnections?: number;
+  onError?: (err: Error) => void;
+}
+
+/** Opens a pool on a PostgreSQL server. */
+export function openPostgres(options: PostgresOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 20,
+    connectionTimeoutMillis: 10_000,
+    options: options.schema ? `-c search_path=${options.schema}` : undefined,
+  });
+  // A connection that dies while idle (server restart, pg_terminate_backend) must not crash the process:
+  // the pool drops it and the next query opens a fresh one.
+  pool.on('error', (err) => options.onError?.(err));
+  const listeners = new Set<pg.Client>();
+
+  return {
+    engine: 'postgres',
+    async query<T>(sql: string, params?: readonly unknown[]) {
+      const result = await pool.query(sql, params as unknown[]);
+      return result.rows as T[];
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const tx: Queryable = {
+          async query<R>(sql: string, params?: readonly unknown[]) {
+            return (await client.query(sql, params as unknown[])).rows as R[];
+          },
+          async exec(sql: string) {
+            await client.query(sql);
+          },
+        };
+        const value = await fn(tx);
+        await client.query('COMMIT');
+        return value;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async exec(sql: string) {
+      await pool.query(sql);
+    },
+    async listen(channel: string, onMessage: (payload: string) => void) {
+      return listenWithReconnect(options, channel, onMessage, listeners);
+    },
+    async close() {
+      for (const client of listeners) await client.end().catch(() => {});
+      listeners.clear();
+      await pool.end();
+    },
+  };
+}
+
+/** One dedicated connection per channel that comes back by itself after the connection drops. */
+async function listenWithReconnect(
+  options: PostgresOptions,
+  channel: string,
+  onMessage: (payload: string) => void,
+  registry: Set<pg.Client>,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let current: pg.Client | undefined;
+  const connect = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: options.connectionString });
+    client.on('notification', (msg) => {
+      if (msg.channel === channel) onMessage(msg.payload ?? '');
+    });
+    client.on('error', (err) => {
+      options.onError?.(err);
+      registry.delete(client);
+      client.end().catch(() => {});
+      if (!stopped) setTimeout(() => void connect().catch(retry), 500).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN "${channel.replaceAll('"', '')}"`);
+    current = client;
+    registry.add(client);
+  };
+  const retry = (err: Error) => {
+    options.onError?.(err);
+    if (!stopped) setTimeout(() => void connect().catch(retry), 1000).unref();
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    if (current) {
+      registry.delete(current);
+      await current.end().catch(() => {});
+    }
+  };
+}

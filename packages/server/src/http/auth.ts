@@ -1,0 +1,52 @@
+import { getCookie } from 'hono/cookie';
+import { createMiddleware } from 'hono/factory';
+import type { AccountRow } from '../db/rows.ts';
+import { toAccount } from '../db/rows.ts';
+import { ApiError } from '../errors.ts';
+import { apiKeyPattern, hashApiKey } from '../ids.ts';
+import type { AppEnv, AuthedAccount } from './context.ts';
+
+export const sessionCookie = 'buildd_session';
+
+/** Reads the API key from `Authorization: Bearer …` or the dashboard's session cookie. */
+function presentedKey(header: string | undefined, cookie: string | undefined): string | undefined {
+  if (header) {
+    const match = header.match(/^Bearer\s+(\S+)\s*$/i);
+    if (!match) throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <buildd API key>".');
+    return match[1];
+  }
+  return cookie;
+}
+
+/** Authenticates every request under it; the account lands in `c.var.account`. */
+export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const key = presentedKey(c.req.header('authorization'), getCookie(c, sessionCookie));
+  if (!key) {
+    throw new ApiError('unauthenticated', 'No API key: send "Authorization: Bearer <buildd API key>".');
+  }
+  if (!apiKeyPattern.test(key)) {
+    throw new ApiError('unauthenticated', 'That is not a buildd API key (they look like buildd_user_…).');
+  }
+  const { db } = c.var.deps;
+  const rows = await db.query<AccountRow & { key_id: string; prefix: string; stale: boolean }>(
+    `SELECT a.*, k.id AS key_id, k.prefix,
+            (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') AS stale
+       FROM api_keys k JOIN accounts a ON a.id = k.account_id
+      WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+    [hashApiKey(key)],
+  );
+  const row = rows[0];
+  if (!row) throw new ApiError('unauthenticated', 'This API key is unknown or has been revoked.');
+  if (row.stale) {
+    // Written at most once a minute per key so that busy agents do not turn every request into a write.
+    await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.key_id]);
+  }
+  const account: AuthedAccount = { ...toAccount(row), keyId: row.key_id, keyPrefix: row.prefix };
+  c.set('account', account);
+  await next();
+});
+
+/** Only admins pass. */
+export function requireAdmin(account: AuthedAccount): void {
+  if (account.level !== 'admin') throw new ApiError('forbidden', 'Only an admin account may do this.');
+}

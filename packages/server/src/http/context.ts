@@ -1,0 +1,27 @@
+import type { Account } from '@buildd/protocol';
+import type { Logger } from 'pino';
+import type { Db } from '../db/index.ts';
+import type { Bus } from '../events/bus.ts';
+
+/** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
+export interface AppDeps {
+  db: Db;
+  bus: Bus;
+  log: Logger;
+  leaseSeconds: number;
+  renewSeconds: number;
+  agentOfflineSeconds: number;
+}
+
+export interface AuthedAccount extends Account {
+  keyId: string;
+  keyPrefix: string;
+}
+
+/** Hono environment: the deps and, after auth, the calling account. */
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    account: AuthedAccount;
+  };
+}

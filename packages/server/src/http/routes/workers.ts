@@ -1,0 +1,111 @@
+import { ClaimBody, PatchWorkerBody, PostEventsBody } from '@buildd/protocol';
+import { Hono } from 'hono';
+import type { AccountRow, WorkerRow } from '../../db/rows.ts';
+import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
+import { retryTransient } from '../../db/retry.ts';
+import { ApiError, notFound } from '../../errors.ts';
+import { appendEvents } from '../../queue/append-events.ts';
+import { type ClaimResult, claimTasks } from '../../queue/claim.ts';
+import { updateWorker } from '../../queue/update-worker.ts';
+import { recordAgent } from '../../store/agents.ts';
+import { readJson } from '../body.ts';
+import type { AppEnv, AuthedAccount } from '../context.ts';
+
+const accountRow = (a: AuthedAccount): AccountRow => ({
+  id: a.id,
+  name: a.name,
+  type: a.type,
+  level: a.level,
+  max_concurrent_workers: a.maxConcurrentWorkers,
+  max_concurrent_sessions: a.maxConcurrentSessions,
+  max_cost_per_day_usd: a.maxCostPerDayUsd,
+  created_at: a.createdAt,
+});
+
+/** The agent endpoints of the spec: claim, progress/completion PATCH, event batches. */
+export function workerRoutes() {
+  const r = new Hono<AppEnv>();
+
+  r.post('/workers/claim', async (c) => {
+    const body = ClaimBody.parse(await readJson(c, ClaimBody));
+    const { db, bus, leaseSeconds, renewSeconds } = c.var.deps;
+    const me = c.var.account;
+    const workspaces = [...(body.workspaceIds ?? []), ...(body.workspaceId ? [body.workspaceId] : [])];
+    await recordAgent(db, me.id, body, workspaces);
+    const request = {
+      accountId: me.id,
+      agentId: body.agentId,
+      authType: body.authType,
+      maxTasks: body.maxTasks,
+      capabilities: body.capabilities,
+      workspaces: workspaces.length > 0 ? workspaces : null,
+      excludeTaskIds: body.excludeTaskIds ?? [],
+      leaseSeconds,
+      retrySeconds: Math.max(renewSeconds, 5),
+    };
+    const deadline = Date.now() + (body.waitSeconds ?? 0) * 1000;
+    let result: ClaimResult;
+    for (;;) {
+      result = await retryTransient(() => db.transaction((tx) => claimTasks(tx, request)));
+      const left = deadline - Date.now();
+      if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
+      // Long poll: sleep until a task may have become claimable here or on another replica; wake at least
+      // every few seconds anyway, since backoffs end without any notification.
+      await bus.waitFor('buildd_tasks', Math.min(left, 3000), c.req.raw.signal);
+    }
+    return c.json({
+      workers: result.claimed.map(({ worker, task, workspace }) => ({
+        id: worker.id,
+        taskId: task.id,
+        task: toTask(task),
+        workspace: toWorkspace(workspace),
+        branch: worker.branch,
+        leaseExpiresAt: toWorker(worker).leaseExpiresAt,
+        leaseSeconds,
+        renewSeconds,
+      })),
+      ...('reason' in result ? { diagnostics: { reason: result.reason, message: result.message } } : {}),
+    });
+  });
+
+  r.patch('/workers/:id', async (c) => {
+    const body = await readJson(c, PatchWorkerBody);
+    const { db, bus, leaseSeconds } = c.var.deps;
+    const me = c.var.account;
+    const result = await retryTransient(() =>
+      db.transaction((tx) => updateWorker(tx, accountRow(me), c.req.param('id'), body, leaseSeconds)),
+    );
+    if (result.abort && !result.live) {
+      const err = new ApiError('worker_not_live', `This worker is ${result.worker.status}; stop the run.`);
+      return c.json({ abort: true, reason: result.reason, worker: toWorker(result.worker), ...err.toBody() }, 409);
+    }
+    if (result.worker.finished_at !== null) await bus.publish('buildd_tasks', result.worker.workspace_id);
+    return c.json(
+      result.abort
+        ? { abort: true, reason: result.reason, worker: toWorker(result.worker) }
+        : { abort: false, worker: toWorker(result.worker) },
+    );
+  });
+
+  r.post('/workers/:id/events', async (c) => {
+    const body = await readJson(c, PostEventsBody);
+    const { db } = c.var.deps;
+    const stored = await retryTransient(() =>
+      db.transaction((tx) => appendEvents(tx, c.var.account.id, c.req.param('id'), body.events)),
+    );
+    return c.json(stored);
+  });
+
+  r.get('/workers/:id', async (c) => {
+    const me = c.var.account;
+    const id = c.req.param('id');
+    const rows = await c.var.deps.db.query<WorkerRow>(
+      'SELECT * FROM workers WHERE id = $1 AND ($2::boolean OR account_id = $3)',
+      [id, me.level === 'admin', me.id],
+    );
+    if (!rows[0]) throw notFound('worker', id);
+    return c.json(toWorker(rows[0]));
+  });
+
+  return r;
+}

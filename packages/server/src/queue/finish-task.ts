@@ -1,0 +1,59 @@
+import type { Queryable } from '../db/index.ts';
+import type { WorkerRow } from '../db/rows.ts';
+
+/**
+ * Exit causes after which the same task is worth another attempt (by another agent, after a backoff):
+ * the run was given back or broke for reasons outside the task. A task that ran out of turns or budget, or
+ * was cancelled, fails for good until someone retries it by hand.
+ */
+const retryableCauses = new Set(['shutdown', 'cost_limit', 'auth', 'sdk', 'git', 'api_error', 'timeout', 'error', 'aborted', 'lost']);
+
+/** Backoff before the next attempt grows 5 s, 10 s, 20 s … up to this. */
+export const maxBackoffSeconds = 300;
+
+/** How long the agent that just failed a task is kept from claiming it again. */
+export const cooldownSeconds = 600;
+
+/** Moves the task after its worker reached a final state (completed, failed, cancelled). */
+export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void> {
+  if (worker.status === 'completed') {
+    const result = {
+      summary: worker.summary,
+      branch: worker.branch,
+      commitSha: worker.commit_sha,
+      filesChanged: worker.files_changed,
+      linesAdded: worker.lines_added,
+      linesRemoved: worker.lines_removed,
+      prUrl: worker.pr_url,
+    };
+    await tx.query(
+      `UPDATE tasks SET status = 'completed', result = $2::jsonb, error = NULL, exit_cause = 'completed',
+              finished_at = now(), updated_at = now()
+        WHERE id = $1 AND status IN ('assigned', 'running')`,
+      [worker.task_id, JSON.stringify(result)],
+    );
+    // Tasks that depended on this one may now be claimable.
+    return;
+  }
+  if (worker.status === 'cancelled') {
+    await tx.query(
+      `UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', error = $2, finished_at = now(), updated_at = now()
+        WHERE id = $1 AND status IN ('assigned', 'running')`,
+      [worker.task_id, worker.error],
+    );
+    return;
+  }
+  const cause = worker.exit_cause ?? 'error';
+  const retry = retryableCauses.has(cause);
+  await tx.query(
+    `UPDATE tasks SET
+       status = CASE WHEN $3::boolean AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+       error = $2, exit_cause = $4, updated_at = now(),
+       finished_at = CASE WHEN $3::boolean AND attempts < max_attempts THEN NULL ELSE now() END,
+       not_before = CASE WHEN $4 = 'shutdown' THEN NULL
+                    ELSE now() + make_interval(secs => LEAST($5::int, 5 * power(2, GREATEST(attempts - 1, 0))::int)) END,
+       cooldown_agent_id = $6, cooldown_until = now() + make_interval(secs => $7)
+     WHERE id = $1 AND status IN ('assigned', 'running')`,
+    [worker.task_id, worker.error, retry, cause, maxBackoffSeconds, worker.agent_id, cooldownSeconds],
+  );
+}

@@ -1,0 +1,78 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { createApp } from './app.ts';
+import type { Db } from './db/index.ts';
+import { migrate } from './db/index.ts';
+import { Bus } from './events/bus.ts';
+import type { AppDeps } from './http/context.ts';
+import { reapExpiredWorkers } from './queue/reap.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  deps: AppDeps;
+  /** Runs one reaper round now (tests use it instead of waiting for the timer). */
+  reap(): Promise<{ lost: number; requeued: number; failed: number }>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  db: Db;
+  log: Logger;
+  host: string;
+  port: number;
+  leaseSeconds: number;
+  renewSeconds: number;
+  reapIntervalSeconds: number;
+  agentOfflineSeconds?: number;
+}
+
+/** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  await migrate(opts.db);
+  const bus = new Bus(opts.db);
+  await bus.start();
+  const deps: AppDeps = {
+    db: opts.db,
+    bus,
+    log: opts.log,
+    leaseSeconds: opts.leaseSeconds,
+    renewSeconds: opts.renewSeconds,
+    agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
+  };
+  const app = createApp(deps);
+  const reap = async () => {
+    const result = await reapExpiredWorkers(opts.db);
+    if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
+    if (result.requeued > 0) await bus.publish('buildd_tasks');
+    return result;
+  };
+  const timer = setInterval(() => {
+    reap().catch((err) => opts.log.warn({ err: (err as Error).message }, 'reaper round failed'));
+  }, opts.reapIntervalSeconds * 1000);
+  timer.unref();
+
+  const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
+  return {
+    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    port,
+    deps,
+    reap,
+    async close() {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Long polls and streams would hold close() open; end them.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await bus.stop();
+    },
+  };
+}

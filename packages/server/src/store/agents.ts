@@ -1,0 +1,26 @@
+import type { Queryable } from '../db/index.ts';
+
+/** Remembers a running agent (name, host, version, capabilities) and when it was last heard from. */
+export async function recordAgent(
+  db: Queryable,
+  accountId: string,
+  body: { agentId: string; agentName?: string; host?: string; version?: string; capabilities: string[]; maxTasks: number },
+  workspaces: string[],
+): Promise<void> {
+  await db.query(
+    `INSERT INTO agents (account_id, id, name, host, version, capabilities, max_tasks, workspace_ids, last_seen_at)
+     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], now())
+     ON CONFLICT (account_id, id) DO UPDATE SET name = $3, host = $4, version = $5, capabilities = $6::text[],
+       max_tasks = $7, workspace_ids = $8::text[], last_seen_at = now()`,
+    [
+      accountId,
+      body.agentId,
+      body.agentName ?? body.agentId,
+      body.host ?? null,
+      body.version ?? null,
+      body.capabilities,
+      body.maxTasks,
+      workspaces,
+    ],
+  );
+}

@@ -1,0 +1,58 @@
+import { pino } from 'pino';
+import { ensureAdmin } from '../../src/bootstrap.ts';
+import type { Db } from '../../src/db/types.ts';
+import { newApiKey } from '../../src/ids.ts';
+import { type RunningServer, startServer } from '../../src/server.ts';
+import { type Engine, freshDb } from './engines.ts';
+
+export interface TestServer {
+  engine: Engine;
+  url: string;
+  adminKey: string;
+  db: Db;
+  server: RunningServer;
+  /** Runs one reaper round now. */
+  reap: RunningServer['reap'];
+  close(): Promise<void>;
+}
+
+/**
+ * A real buildd server on 127.0.0.1, port 0, over a fresh database (own schema), with an admin account.
+ * On PGlite only one test server per test file may be open at a time (they share one connection).
+ */
+export async function startTestServer(
+  opts: { engine?: Engine; leaseSeconds?: number; renewSeconds?: number; reapIntervalSeconds?: number; db?: Db } = {},
+): Promise<TestServer> {
+  const engine = opts.engine ?? 'pglite';
+  const db = opts.db ?? (await freshDb(engine));
+  const leaseSeconds = opts.leaseSeconds ?? 60;
+  const server = await startServer({
+    db,
+    log: pino({ level: process.env.BUILDD_TEST_LOG ?? 'silent' }),
+    host: '127.0.0.1',
+    port: 0,
+    leaseSeconds,
+    renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
+    reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
+  });
+  const adminKey = newApiKey('user');
+  await ensureAdmin(db, adminKey);
+  let closed = false;
+  return {
+    engine,
+    url: server.url,
+    adminKey,
+    db,
+    server,
+    reap: server.reap,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      if (!opts.db) {
+        await (db as Db & { dropSchema?: () => Promise<void> }).dropSchema?.();
+        await db.close();
+      }
+    },
+  };
+}
