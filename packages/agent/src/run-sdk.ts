@@ -1,0 +1,101 @@
+/**
+ * One Claude Agent SDK session for a task: builds the `query()` options (model, limits, the guard,
+ * unattended permissions, an isolated environment) and drains the message stream into a RunTracker.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Options, query, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { agentIdentity } from './git.ts';
+import { guardHook } from './guard.ts';
+import type { RunTracker } from './run-tracker.ts';
+
+/** Everything one session needs. */
+export interface SdkSession {
+  prompt: string;
+  cwd: string;
+  branch: string;
+  model: string;
+  maxTurns?: number | undefined;
+  budgetUsd?: number | undefined;
+  /** Appended to Claude Code's system prompt. */
+  instructions?: string | undefined;
+  claudeEnv: Record<string, string>;
+  /** Aborting it kills the Claude Code process and its tool processes. */
+  abort: AbortController;
+  tracker: RunTracker;
+  onDeny: (tool: string, reason: string) => void;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+// Tools that make no sense in a headless one-shot run: they would leave the worktree or wait for
+// a later wake-up that never comes.
+const disallowedTools = [
+  'EnterWorktree',
+  'ExitWorktree',
+  'CronCreate',
+  'CronDelete',
+  'CronList',
+  'ScheduleWakeup',
+];
+const allowedTools = ['Bash', 'Read', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Glob', 'Grep', 'LS'];
+// After an abort the SDK kills its child; if the stream still has not ended by then, close it hard.
+const closeAfterAbortMs = 10_000;
+
+/** Run the session to its end and return its result message, or throw what the SDK threw. */
+export async function runSdkSession(
+  s: SdkSession,
+): Promise<{ result: SDKResultMessage | null; thrown: unknown }> {
+  const env: Record<string, string> = {
+    // Without a HOME of its own the model's `git commit` would fail for want of an identity.
+    ...(s.claudeEnv.GIT_AUTHOR_NAME ? {} : agentIdentity),
+    ...s.claudeEnv,
+    // No DNS look-ups, update checks or side requests from a worker.
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  };
+  const options: Options = {
+    cwd: s.cwd,
+    model: s.model,
+    ...(s.maxTurns ? { maxTurns: s.maxTurns } : {}),
+    ...(s.budgetUsd ? { maxBudgetUsd: s.budgetUsd } : {}),
+    abortController: s.abort,
+    settingSources: [],
+    persistSession: false,
+    sessionId: randomUUID(),
+    env,
+    systemPrompt: { type: 'preset', preset: 'claude_code', append: systemAppend(s) },
+    // acceptEdits + allowed tools + canUseTool work unattended as root, unlike bypassPermissions.
+    permissionMode: 'acceptEdits',
+    allowedTools,
+    disallowedTools,
+    canUseTool: async (_tool, input) => ({ behavior: 'allow', updatedInput: input }),
+    hooks: { PreToolUse: [guardHook({ worktree: s.cwd, branch: s.branch }, s.onDeny)] },
+    // Partial messages carry each response's usage as it streams: the basis of live cost figures.
+    includePartialMessages: true,
+    stderr: (data) => s.log('debug', 'claude code stderr', { data: data.slice(0, 1_000) }),
+  };
+  const q = query({ prompt: s.prompt, options });
+  let closer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    closer = setTimeout(() => q.close(), closeAfterAbortMs);
+  };
+  s.abort.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const message of q) s.tracker.handle(message);
+    return { result: s.tracker.result, thrown: null };
+  } catch (error) {
+    // An API error result is yielded and then thrown: the tracker already holds that result.
+    return { result: s.tracker.result, thrown: error };
+  } finally {
+    s.abort.signal.removeEventListener('abort', onAbort);
+    clearTimeout(closer);
+  }
+}
+
+function systemAppend(s: SdkSession): string {
+  const note = [
+    'You are running unattended as a buildd agent: nobody will answer questions, so make reasonable',
+    `choices and finish the task. You work in a git worktree on branch ${s.branch}. When you finish, buildd`,
+    'commits what you leave in the working directory and pushes the branch: do not push yourself.',
+    'End with a short summary of what you changed.',
+  ].join(' ');
+  return s.instructions ? `${note}\n\n${s.instructions}` : note;
+}

@@ -1,0 +1,222 @@
+/**
+ * One task run, start to end: prepare an isolated checkout, run Claude in it through the SDK with
+ * the task's limits, commit and push what it left, report, and clean up. Never throws: every way a
+ * run can end becomes a RunOutcome the caller reports to the server.
+ */
+import type { ClaimedWorker, ExitCause } from '@buildd/protocol';
+import {
+  type Checkout,
+  commitAndMeasure,
+  type GitResult,
+  prepareCheckout,
+  pushBranch,
+  removeCheckout,
+} from './git.ts';
+import { abortedState, classifySdkEnd, type EndState } from './run-outcome.ts';
+import { runSdkSession } from './run-sdk.ts';
+import { type RunTotals, RunTracker, truncate } from './run-tracker.ts';
+
+/** Where a run sends its progress. */
+export interface RunReporter {
+  /** Queue one progress event; the caller assigns seq, batches and delivers it. */
+  event(
+    type: 'assistant_text' | 'tool_use' | 'tool_result' | 'status' | 'usage' | 'git' | 'log' | 'error',
+    data: Record<string, unknown>,
+  ): void;
+  /** Latest cumulative live figures; the caller throttles and PATCHes them. */
+  progress(p: {
+    currentAction?: string | null;
+    turns?: number;
+    inputTokens?: number;
+    outputTokens?: number;
+    cacheReadTokens?: number;
+    costUsd?: number;
+    status?: 'running';
+  }): void;
+}
+
+/** What a run needs from the agent around it. */
+export interface RunContext {
+  dataDir: string;
+  /** Environment for the SDK child: PATH, HOME etc. plus exactly one Claude credential. Never sent to the server. */
+  claudeEnv: Record<string, string>;
+  /** Used when neither task.model nor workspace.config.model is set. */
+  defaultModel: string;
+  /** Wall-clock limit of one run (checkout and SDK session; not the final push). */
+  timeoutMs: number;
+  /** Aborted by the caller; `signal.reason` is a string cause such as 'cancelled', 'cost_limit', 'lease_lost', 'shutdown'. */
+  signal: AbortSignal;
+  reporter: RunReporter;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** How a run ended, with everything the final PATCH carries. */
+export interface RunOutcome extends RunTotals {
+  status: 'completed' | 'failed' | 'cancelled';
+  exitCause: ExitCause;
+  error?: string;
+  summary?: string;
+  branch: string;
+  commitSha?: string;
+  filesChanged?: number;
+  linesAdded?: number;
+  linesRemoved?: number;
+  timings: { prepareMs: number; sdkMs: number; finishMs: number };
+}
+
+/** Run one claimed worker's task to its end. */
+export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<RunOutcome> {
+  const { task, workspace } = worker;
+  const started = performance.now();
+  const timings = { prepareMs: 0, sdkMs: 0, finishMs: 0 };
+  const model = task.model ?? workspace.config.model ?? ctx.defaultModel;
+  const maxTurns = task.maxTurns ?? workspace.config.maxTurns;
+  const budgetUsd = task.budgetUsd ?? workspace.config.budgetUsd;
+
+  // One controller for the whole run: the caller's signal and the timeout both end up here.
+  const abort = new AbortController();
+  let abortCause: string | null = null;
+  const stop = (cause: string) => {
+    if (abortCause) return;
+    abortCause = cause;
+    abort.abort(cause);
+  };
+  const onSignal = () => stop(typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'aborted');
+  if (ctx.signal.aborted) onSignal();
+  else ctx.signal.addEventListener('abort', onSignal, { once: true });
+  const timer = setTimeout(() => stop('timeout'), ctx.timeoutMs);
+
+  let checkout: Checkout | null = null;
+  let state: EndState;
+  let git: GitResult | null = null;
+  let keepBranch = false;
+  try {
+    ctx.reporter.event('status', { status: 'running', phase: 'prepare', branch: worker.branch });
+    ctx.reporter.progress({ status: 'running', currentAction: 'Preparing checkout' });
+    try {
+      if (abortCause) throw new Error('aborted before start');
+      const prepared = await prepareCheckout({
+        dataDir: ctx.dataDir,
+        workerId: worker.id,
+        workspace,
+        branch: worker.branch,
+        signal: abort.signal,
+      });
+      checkout = prepared;
+    } catch (error) {
+      const cause = abortCause as string | null;
+      state = cause ? abortedState(cause, ctx.timeoutMs) : gitFailure('preparing the checkout', error);
+      return finalOutcome(worker, noUsage, state, null, timings, ctx);
+    } finally {
+      timings.prepareMs = Math.round(performance.now() - started);
+    }
+
+    const sdkStarted = performance.now();
+    const tracker = new RunTracker(ctx.reporter, checkout.dir, model);
+    const { result, thrown } = await runSdkSession({
+      prompt: task.prompt,
+      cwd: checkout.dir,
+      branch: worker.branch,
+      model,
+      maxTurns,
+      budgetUsd,
+      instructions: workspace.config.instructions,
+      claudeEnv: ctx.claudeEnv,
+      abort,
+      tracker,
+      onDeny: (tool, reason) =>
+        ctx.reporter.event('log', { level: 'warn', message: `guard denied ${tool}: ${reason}` }),
+      log: ctx.log,
+    });
+    clearTimeout(timer);
+    timings.sdkMs = Math.round(performance.now() - sdkStarted);
+    state = classifySdkEnd({
+      result,
+      thrown,
+      abortCause,
+      lastText: tracker.lastText,
+      timeoutMs: ctx.timeoutMs,
+      maxTurns,
+      budgetUsd,
+    });
+    if (state.status !== 'completed') ctx.log('warn', 'run ended early', { exitCause: state.exitCause });
+
+    const finishStarted = performance.now();
+    if (state.status === 'completed' && checkout.repo) {
+      ctx.reporter.event('status', { status: 'running', phase: 'finish' });
+      ctx.reporter.progress({ currentAction: 'Committing and pushing' });
+      try {
+        git = await commitAndMeasure(checkout, commitMessage(worker, state.summary));
+        const hasCommits = (git?.commits ?? 0) > 0;
+        const push = hasCommits && workspace.config.push !== false;
+        // Until a push succeeds the commit exists only in the cache: keep its branch there.
+        keepBranch = hasCommits;
+        if (ctx.signal.aborted) {
+          state = abortedState(String(ctx.signal.reason), ctx.timeoutMs);
+          keepBranch = false;
+        } else if (push) {
+          await pushBranch(checkout, ctx.signal);
+          keepBranch = false;
+        }
+        const kept = keepBranch ? { keptIn: checkout.repo.cacheDir } : {};
+        ctx.reporter.event('git', { ...git, branch: worker.branch, pushed: push && !keepBranch, ...kept });
+      } catch (error) {
+        state = ctx.signal.aborted
+          ? abortedState(String(ctx.signal.reason), ctx.timeoutMs)
+          : gitFailure('committing and pushing the result', error, keepBranch ? checkout : null);
+        if (ctx.signal.aborted) keepBranch = false;
+      }
+    }
+    timings.finishMs = Math.round(performance.now() - finishStarted);
+    return finalOutcome(worker, tracker.totals, state, git, timings, ctx);
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onSignal);
+    if (checkout) {
+      await removeCheckout(checkout, { keepBranch }).catch((error: unknown) =>
+        ctx.log('warn', 'could not remove the checkout', { dir: checkout?.dir, error: String(error) }),
+      );
+    }
+  }
+}
+
+const noUsage: RunTotals = { turns: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, costUsd: 0 };
+
+function gitFailure(doing: string, error: unknown, kept: Checkout | null = null): EndState {
+  const message = error instanceof Error ? error.message : String(error);
+  const where = kept?.repo ? ` The commit is kept on branch ${kept.branch} in ${kept.repo.cacheDir}.` : '';
+  return {
+    status: 'failed',
+    exitCause: 'git',
+    error: truncate(`git failed while ${doing}: ${message}.${where}`, 2_000),
+  };
+}
+
+function commitMessage(worker: ClaimedWorker, summary: string | undefined): string {
+  const title = worker.task.title.replace(/\s+/g, ' ').trim();
+  const head = truncate(title, 72);
+  const body = summary ? `\n\n${truncate(summary, 4_000)}` : '';
+  return `${head}${body}\n\nbuildd-task: ${worker.task.id}\nbuildd-worker: ${worker.id}`;
+}
+
+function finalOutcome(
+  worker: ClaimedWorker,
+  totals: RunTotals,
+  state: EndState,
+  git: GitResult | null,
+  timings: RunOutcome['timings'],
+  ctx: RunContext,
+): RunOutcome {
+  if (state.error) ctx.reporter.event('error', { exitCause: state.exitCause, message: state.error });
+  ctx.reporter.event('status', { status: state.status, exitCause: state.exitCause });
+  return {
+    ...state,
+    branch: worker.branch,
+    ...(git?.commitSha ? { commitSha: git.commitSha } : {}),
+    ...(git
+      ? { filesChanged: git.filesChanged, linesAdded: git.linesAdded, linesRemoved: git.linesRemoved }
+      : {}),
+    ...totals,
+    timings,
+  };
+}
