@@ -124,7 +124,7 @@ export function loadConfig(
     if (typeof fromFlag === 'string') return { value: fromFlag, from: `--${flag}` };
     if (env[envName] !== undefined && env[envName] !== '')
       return { value: env[envName] as string, from: envName };
-    if (fileValue !== undefined) return { value: fileValue, from: 'the config file' };
+    if (fileValue !== undefined) return { value: fileValue, from: `"${flag}" in ~/.buildd/config.json` };
     return undefined;
   };
 
@@ -137,60 +137,53 @@ export function loadConfig(
   const home = env.HOME || homedir();
   const authChoice = pick('auth', 'BUILDD_CLAUDE_AUTH');
   const auth = authChoice && oneOf(authChoice, AuthType.options);
-  let claude: ClaudeAuth;
+  const config: Omit<AgentConfig, 'claude'> = {
+    server: url(pick('server', 'BUILDD_SERVER', configFile?.server) ?? { value: defaults.server, from: '' }),
+    apiKey: apiKey.value.trim(),
+    workspaces: list(values.workspace, env, '--workspace', 'BUILDD_WORKSPACE'),
+    maxTasks: number(pick('max-tasks', 'BUILDD_MAX_TASKS'), defaults.maxTasks, {
+      min: 1,
+      max: 100,
+      int: true,
+    }),
+    pollIntervalMs:
+      number(pick('poll-interval', 'BUILDD_POLL_INTERVAL'), defaults.pollIntervalSeconds, {
+        min: 0.05,
+        max: 3600,
+      }) * 1000,
+    name: text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
+    dataDir: resolve(
+      text(pick('data-dir', 'BUILDD_AGENT_DATA_DIR'), join(home, '.buildd', 'agent'), 4096).replace(
+        /^~(?=$|\/)/,
+        home,
+      ),
+    ),
+    capabilities: list(values.capability, env, '--capability', 'BUILDD_CAPABILITIES'),
+    model: text(pick('model', 'BUILDD_MODEL'), defaults.model, 200),
+    taskTimeoutMs:
+      number(pick('task-timeout', 'BUILDD_TASK_TIMEOUT'), defaults.taskTimeoutMinutes, {
+        min: 0.01,
+        max: 10_080,
+      }) * 60_000,
+    gracePeriodMs:
+      number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {
+        min: 0,
+        max: 3600,
+      }) * 1000,
+    logLevel: oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, [
+      'debug',
+      'info',
+      'warn',
+      'error',
+    ] as const),
+  };
+  // Last, so a wrong flag is reported before a missing credential.
   try {
-    claude = detectClaudeAuth(env, auth);
+    return { action: 'run', config: { ...config, claude: detectClaudeAuth(env, auth) } };
   } catch (error) {
     if (error instanceof ClaudeAuthError) throw new ConfigError(error.message);
     throw error;
   }
-
-  return {
-    action: 'run',
-    config: {
-      server: url(
-        pick('server', 'BUILDD_SERVER', configFile?.server) ?? { value: defaults.server, from: '' },
-      ),
-      apiKey: apiKey.value.trim(),
-      workspaces: list(values.workspace, env, '--workspace', 'BUILDD_WORKSPACE'),
-      maxTasks: number(pick('max-tasks', 'BUILDD_MAX_TASKS'), defaults.maxTasks, {
-        min: 1,
-        max: 100,
-        int: true,
-      }),
-      pollIntervalMs:
-        number(pick('poll-interval', 'BUILDD_POLL_INTERVAL'), defaults.pollIntervalSeconds, {
-          min: 0.05,
-          max: 3600,
-        }) * 1000,
-      name: text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
-      dataDir: resolve(
-        text(pick('data-dir', 'BUILDD_AGENT_DATA_DIR'), join(home, '.buildd', 'agent'), 4096).replace(
-          /^~(?=$|\/)/,
-          home,
-        ),
-      ),
-      capabilities: list(values.capability, env, '--capability', 'BUILDD_CAPABILITIES'),
-      model: text(pick('model', 'BUILDD_MODEL'), defaults.model, 200),
-      taskTimeoutMs:
-        number(pick('task-timeout', 'BUILDD_TASK_TIMEOUT'), defaults.taskTimeoutMinutes, {
-          min: 0.01,
-          max: 10_080,
-        }) * 60_000,
-      gracePeriodMs:
-        number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {
-          min: 0,
-          max: 3600,
-        }) * 1000,
-      logLevel: oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, [
-        'debug',
-        'info',
-        'warn',
-        'error',
-      ] as const),
-      claude,
-    },
-  };
 }
 
 function parse(argv: readonly string[]) {

@@ -1,0 +1,185 @@
+import { hostname } from 'node:os';
+import { loadAgentId } from './agent-id.ts';
+import { ApiError } from './api-error.ts';
+import { detectCapabilities } from './capabilities.ts';
+import { connectChannel } from './channel.ts';
+import { type BuilddClient, createClient } from './client.ts';
+import type { AgentConfig } from './config.ts';
+import { createLogger, type Log } from './log.ts';
+import { ClaimLoop } from './loop.ts';
+import type { Outbox } from './outbox.ts';
+import { replaySpools } from './replay.ts';
+import { sleep } from './retry.ts';
+import { agentVersion } from './version.ts';
+import { abortCauseOf, type RunTask, type SessionDeps } from './worker-session.ts';
+import { resolveWorkspaces } from './workspaces.ts';
+
+/** What an embedder or a test may replace. */
+export interface AgentDeps {
+  /** The run (default: the real SDK run from run.ts). */
+  runTask?: RunTask;
+  log?: Log;
+  fetch?: typeof fetch;
+  /** Whether to open the push channel (default true). */
+  channel?: boolean;
+  /** The environment capabilities are detected from (default process.env). */
+  env?: Record<string, string | undefined>;
+  failureCooldownMs?: number;
+  session?: Pick<SessionDeps, 'flushMs' | 'progressMs' | 'finalDeliveryMs'>;
+  /** How long runs get to stop after being aborted at shutdown before the agent gives up on them. */
+  abortWaitMs?: number;
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  /** Stops claiming, lets runs finish for the grace period, aborts the rest, flushes. Idempotent. */
+  stop(): Promise<void>;
+  /** Settles when the agent has stopped: rejects if the server refused it (bad key, …). */
+  done: Promise<void>;
+}
+
+/**
+ * Starts an agent in this process: the CLI uses it, the server's `npm start` runs a local agent with
+ * it, tests run agents with it.
+ */
+export function startAgent(config: AgentConfig, deps: AgentDeps = {}): RunningAgent {
+  const log =
+    deps.log ?? createLogger({ level: config.logLevel, secrets: [config.apiKey, config.claude.secret] });
+  const client = createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch });
+  const stopRequested = new AbortController();
+  let loop: ClaimLoop | undefined;
+  let replayed: Outbox[] = [];
+  let closeChannel = () => {};
+
+  const main = async () => {
+    const agentId = await loadAgentId(config.dataDir);
+    const capabilities = detectCapabilities(deps.env ?? process.env, config.capabilities);
+    log('info', 'buildd agent starting', {
+      agent: agentId,
+      name: config.name,
+      server: config.server,
+      version: agentVersion,
+      maxTasks: config.maxTasks,
+      claudeAuth: config.claude.authType,
+      credential: `${config.claude.source}=${config.claude.prefix}`,
+      capabilities: capabilities.join(','),
+    });
+    await checkAccount(client, log);
+    const workspaceIds = await resolveWorkspaces(client, config.workspaces, log);
+    replayed = await replaySpools(config.dataDir, client, log);
+    const runTask = deps.runTask ?? (await import('./run.ts')).runTask;
+    const claimLoop = new ClaimLoop({
+      client,
+      log,
+      maxTasks: config.maxTasks,
+      pollIntervalMs: config.pollIntervalMs,
+      failureCooldownMs: deps.failureCooldownMs,
+      claim: {
+        agentId,
+        agentName: config.name,
+        host: hostname(),
+        version: agentVersion,
+        capabilities,
+        authType: config.claude.authType,
+        ...(workspaceIds.length ? { workspaceIds } : {}),
+      },
+      session: {
+        client,
+        runTask,
+        log,
+        run: {
+          dataDir: config.dataDir,
+          claudeEnv: config.claude.sdkEnv,
+          defaultModel: config.model,
+          timeoutMs: config.taskTimeoutMs,
+        },
+        ...deps.session,
+      },
+    });
+    // stop() may have come while we were starting: then there is nothing to run.
+    if (stopRequested.signal.aborted) return;
+    loop = claimLoop;
+    if (deps.channel !== false) {
+      closeChannel = connectChannel({
+        server: config.server,
+        apiKey: config.apiKey,
+        agentId,
+        log,
+        onConnect: () => claimLoop.wake('hint'),
+        onMessage: (message) => {
+          if (message.type === 'tasks_available') claimLoop.wake('hint');
+          if (message.type === 'cancel') claimLoop.cancel(message.workerId, abortCauseOf(message.reason));
+        },
+      }).close;
+    }
+    await claimLoop.run();
+    if (claimLoop.fatal) {
+      stopRequested.abort();
+      await shutdown(claimLoop);
+      throw claimLoop.fatal;
+    }
+    await claimLoop.runsEnded();
+  };
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (claimLoop: ClaimLoop) => {
+    shuttingDown ??= drainRuns(claimLoop);
+    return shuttingDown;
+  };
+  const drainRuns = async (claimLoop: ClaimLoop) => {
+    closeChannel();
+    claimLoop.stopClaiming();
+    const running = claimLoop.sessions.size;
+    if (running > 0) {
+      log('info', 'waiting for running tasks before exiting', {
+        running,
+        graceSeconds: config.gracePeriodMs / 1000,
+      });
+      await Promise.race([claimLoop.runsEnded(), sleep(config.gracePeriodMs)]);
+    }
+    for (const session of claimLoop.sessions.values()) session.abort('shutdown');
+    const stopped = await Promise.race([
+      claimLoop.runsEnded().then(() => true),
+      sleep(deps.abortWaitMs ?? 30_000).then(() => false),
+    ]);
+    if (!stopped)
+      log('error', 'some runs did not stop after being aborted; exiting anyway', {
+        running: claimLoop.sessions.size,
+      });
+    await flushAll([...claimLoop.background, ...replayed]);
+  };
+
+  const done = main();
+  let stopping: Promise<void> | undefined;
+  return {
+    done,
+    stop() {
+      stopping ??= (async () => {
+        stopRequested.abort();
+        if (loop) await shutdown(loop);
+        else for (const outbox of replayed) outbox.close();
+        await done.catch(() => {});
+        log('info', 'buildd agent stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Gives pending reports a last few seconds, then leaves them on disk for the next start. */
+async function flushAll(outboxes: Outbox[]): Promise<void> {
+  await Promise.all(outboxes.map((o) => o.settle(5_000)));
+  for (const outbox of outboxes) outbox.close();
+}
+
+/** Checks the key before claiming, so a wrong one fails at once with a clear message. */
+async function checkAccount(client: BuilddClient, log: Log): Promise<void> {
+  try {
+    const { account } = await client.me();
+    log('info', 'authenticated', { account: account.name, type: account.type });
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === 'fatal') throw error;
+    // Unreachable now: the claim loop retries with backoff and reports it.
+    log('warn', 'cannot check the API key yet', { error });
+  }
+}

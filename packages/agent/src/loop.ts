@@ -1,0 +1,240 @@
+import type { ClaimBody, ClaimedWorker } from '@buildd/protocol';
+import { ApiError } from './api-error.ts';
+import type { BuilddClient } from './client.ts';
+import type { Log } from './log.ts';
+import type { Outbox } from './outbox.ts';
+import { backoffDelay, sleep } from './retry.ts';
+import { type AbortCause, type SessionDeps, type SessionResult, WorkerSession } from './worker-session.ts';
+
+/** What wakes a waiting loop: a run ended (a slot is free), or the server hinted at new tasks. */
+export type WakeKind = 'slot' | 'hint';
+
+/** What the claim loop needs. */
+export interface LoopOptions {
+  client: BuilddClient;
+  log: Log;
+  session: SessionDeps;
+  /** The claim body minus the parts the loop decides (`maxTasks`, `waitSeconds`, `excludeTaskIds`). */
+  claim: Omit<ClaimBody, 'maxTasks' | 'waitSeconds' | 'excludeTaskIds'>;
+  maxTasks: number;
+  pollIntervalMs: number;
+  /** Don't claim a task this agent just failed for this long (no burn loops). */
+  failureCooldownMs?: number;
+}
+
+type ClaimResult = 'claimed' | 'empty' | 'unreachable' | 'limited' | 'fatal';
+
+/**
+ * The claim loop: claims at start, long-polls every poll interval, claims again as soon as a run ends
+ * or the server hints; never holds more than `maxTasks` runs; waits out 429s; backs off with jitter
+ * while the server is unreachable; and stops claiming after repeated failures.
+ */
+export class ClaimLoop {
+  readonly sessions = new Map<string, WorkerSession>();
+  /** Outboxes still delivering a final report in the background. */
+  readonly background = new Set<Outbox>();
+  #reserved = 0;
+  #stopping = new AbortController();
+  #waiter: { accept: readonly WakeKind[]; resolve: () => void } | undefined;
+  #missed = new Set<WakeKind>();
+  #pauseUntil = 0;
+  #pauseOnSlot = false;
+  #limitKey = '';
+  #unreachable = 0;
+  #failedRuns = 0;
+  #excluded = new Map<string, number>();
+  #runs = new Set<Promise<void>>();
+  /** Set when the server refuses the agent for good (bad key, not a buildd server). */
+  fatal: Error | undefined;
+
+  constructor(private readonly options: LoopOptions) {}
+
+  /** Claims until `stop()`. Resolves when claiming has stopped (runs may still be going). */
+  async run(): Promise<void> {
+    const { pollIntervalMs } = this.options;
+    while (!this.#stopping.signal.aborted) {
+      const paused = this.#pauseUntil - Date.now();
+      if (paused > 0) {
+        await this.#wait(paused, this.#pauseOnSlot ? ['slot'] : []);
+        continue;
+      }
+      if (this.#free() <= 0) {
+        await this.#wait(pollIntervalMs, ['slot']);
+        continue;
+      }
+      const startedAt = Date.now();
+      this.#missed.clear();
+      const waitSeconds = Math.min(30, Math.floor(pollIntervalMs / 1000));
+      const result = await this.#claimOnce(waitSeconds);
+      if (result === 'fatal') break;
+      if (result === 'empty') await this.#wait(pollIntervalMs - (Date.now() - startedAt), ['slot', 'hint']);
+      if (result === 'unreachable') await this.#wait(backoffDelay(this.#unreachable - 1), ['hint']);
+    }
+  }
+
+  /** Claim now: a run ended, or the push channel said tasks are waiting. */
+  wake(kind: WakeKind): void {
+    if (kind === 'slot' && this.#pauseOnSlot) this.#pauseUntil = 0;
+    if (this.#waiter?.accept.includes(kind)) this.#waiter.resolve();
+    else this.#missed.add(kind);
+    // A slot freed while a long poll is in flight: claim it at once instead of after the poll.
+    if (kind === 'slot' && this.#reserved > 0 && this.#free() > 0 && this.#pauseUntil <= Date.now()) {
+      void this.#claimOnce(0);
+    }
+  }
+
+  /** Stops the run of `workerId` (push channel `cancel`). */
+  cancel(workerId: string, cause: AbortCause): void {
+    this.sessions.get(workerId)?.abort(cause);
+  }
+
+  /** Stops claiming (and aborts an in-flight claim). */
+  stopClaiming(): void {
+    this.#stopping.abort();
+    this.#waiter?.resolve();
+  }
+
+  /** Resolves when every run has ended and reported (or left its report on disk). */
+  async runsEnded(): Promise<void> {
+    while (this.#runs.size > 0) await Promise.all([...this.#runs]);
+  }
+
+  #free(): number {
+    return this.options.maxTasks - this.sessions.size - this.#reserved;
+  }
+
+  async #claimOnce(waitSeconds: number): Promise<ClaimResult> {
+    const { client, log } = this.options;
+    const free = this.#free();
+    if (free <= 0) return 'empty';
+    this.#reserved += free;
+    let workers: ClaimedWorker[];
+    try {
+      const now = Date.now();
+      for (const [taskId, until] of this.#excluded) if (until <= now) this.#excluded.delete(taskId);
+      const excludeTaskIds = [...this.#excluded.keys()].slice(-1000);
+      const answer = await client.claim(
+        {
+          ...this.options.claim,
+          maxTasks: free,
+          waitSeconds,
+          ...(excludeTaskIds.length ? { excludeTaskIds } : {}),
+        },
+        this.#stopping.signal,
+      );
+      workers = answer.workers;
+      if (this.#unreachable > 0) log('info', 'buildd server reachable again');
+      this.#unreachable = 0;
+      if (workers.length === 0 && answer.diagnostics) {
+        log('debug', 'nothing to claim', { reason: answer.diagnostics.reason });
+      }
+    } catch (error) {
+      return this.#claimFailed(error);
+    } finally {
+      this.#reserved -= free;
+    }
+    for (const worker of workers) this.#start(worker);
+    return workers.length > 0 ? 'claimed' : 'empty';
+  }
+
+  #claimFailed(error: unknown): ClaimResult {
+    const { log } = this.options;
+    if (this.#stopping.signal.aborted) return 'empty';
+    const e = error instanceof ApiError ? error : new ApiError('transient', String(error));
+    switch (e.kind) {
+      case 'limit': {
+        const seconds = Math.max(1, e.retryAfterSeconds ?? 60);
+        this.#pauseUntil = Date.now() + seconds * 1000;
+        // Our own runs count toward these two limits: one ending may free a slot before the reset.
+        this.#pauseOnSlot = e.code === 'concurrency_limit' || e.code === 'session_limit';
+        const key = `${e.code}|${e.resetsAt ?? ''}`;
+        if (key !== this.#limitKey) {
+          log('warn', 'claims paused by a limit', {
+            limit: e.code,
+            retryAfterSeconds: seconds,
+            resetsAt: e.resetsAt,
+          });
+          this.#limitKey = key;
+        }
+        return 'limited';
+      }
+      case 'fatal':
+      case 'rejected':
+      case 'not_found':
+        this.fatal = new Error(
+          e.kind === 'not_found' ? `${e.message}: is --server a buildd server?` : e.message,
+        );
+        log('error', 'the server refuses this agent; stopping', { error: this.fatal.message });
+        this.#stopping.abort();
+        return 'fatal';
+      case 'transient':
+      case 'conflict':
+      case 'protocol':
+        this.#unreachable += 1;
+        if (this.#unreachable === 1 || e.kind === 'protocol') {
+          log(e.kind === 'protocol' ? 'error' : 'warn', 'claim failed; retrying with backoff', {
+            error: e.message,
+          });
+        } else {
+          log('debug', 'claim failed again', { error: e.message, attempt: this.#unreachable });
+        }
+        return 'unreachable';
+    }
+  }
+
+  #start(worker: ClaimedWorker): void {
+    const { log } = this.options;
+    const session = new WorkerSession(worker, this.options.session);
+    this.sessions.set(worker.id, session);
+    log('info', 'claimed task', { worker: worker.id, task: worker.taskId, title: worker.task.title });
+    const run = session
+      .run()
+      .then((result) => this.#ended(worker, result))
+      .catch((error: unknown) => log('error', 'worker session failed', { worker: worker.id, error }))
+      .finally(() => {
+        this.sessions.delete(worker.id);
+        this.#runs.delete(run);
+        this.wake('slot');
+      });
+    this.#runs.add(run);
+  }
+
+  #ended(worker: ClaimedWorker, result: SessionResult): void {
+    if (result.delivery === 'pending') {
+      this.background.add(result.outbox);
+      void result.outbox.drain().finally(() => this.background.delete(result.outbox));
+    }
+    if (result.status === 'completed') {
+      this.#failedRuns = 0;
+      return;
+    }
+    const cause = result.outcome.exitCause;
+    if (result.status !== 'failed' || cause === 'shutdown' || cause === 'lost') return;
+    this.#excluded.set(worker.taskId, Date.now() + (this.options.failureCooldownMs ?? 10 * 60_000));
+    this.#failedRuns += 1;
+    if (this.#failedRuns >= 3) {
+      // Every run failing (bad credential, broken machine) must not eat the whole queue.
+      const ms = backoffDelay(this.#failedRuns - 3, { baseMs: 30_000, maxMs: 10 * 60_000 });
+      this.#pauseUntil = Math.max(this.#pauseUntil, Date.now() + ms);
+      this.#pauseOnSlot = false;
+      this.options.log('warn', 'several runs failed in a row; pausing claims', {
+        failedRuns: this.#failedRuns,
+        lastExitCause: cause,
+        pauseSeconds: Math.round(ms / 1000),
+      });
+    }
+  }
+
+  /** Waits `ms`, or less if woken by one of `accept` (also one that came while not waiting) or stop. */
+  async #wait(ms: number, accept: readonly WakeKind[]): Promise<void> {
+    if (ms <= 0 || this.#stopping.signal.aborted) return;
+    if (accept.some((k) => this.#missed.has(k))) {
+      this.#missed.clear();
+      return;
+    }
+    const woken = new AbortController();
+    this.#waiter = { accept, resolve: () => woken.abort() };
+    await sleep(ms, AbortSignal.any([woken.signal, this.#stopping.signal]));
+    this.#waiter = undefined;
+  }
+}

@@ -1,0 +1,208 @@
+import { type ClaimedWorker, limits, type PatchWorkerBody, type WorkerEventInput } from '@buildd/protocol';
+import { ApiError } from './api-error.ts';
+import type { BuilddClient } from './client.ts';
+import { childLog, type Log } from './log.ts';
+import { type DeliveryState, Outbox } from './outbox.ts';
+import type { RunContext, RunOutcome, RunReporter } from './run.ts';
+import { Spool } from './spool.ts';
+
+/** Why the agent stops a run before it ends by itself. */
+export type AbortCause = 'cancelled' | 'cost_limit' | 'lease_lost' | 'shutdown';
+
+/** The run function (`runTask` from run.ts; injectable so tests can script a run). */
+export type RunTask = (worker: ClaimedWorker, ctx: RunContext) => Promise<RunOutcome>;
+
+/** What a session needs from the agent. */
+export interface SessionDeps {
+  client: BuilddClient;
+  runTask: RunTask;
+  log: Log;
+  /** Passed to every run as is. */
+  run: Pick<RunContext, 'dataDir' | 'claudeEnv' | 'defaultModel' | 'timeoutMs'>;
+  flushMs?: number;
+  progressMs?: number;
+  /** How long `run()` waits for the final report before leaving it to the background outbox. */
+  finalDeliveryMs?: number;
+}
+
+/** The end of a session: the run's outcome and whether the server has the final report yet. */
+export interface SessionResult {
+  outcome: RunOutcome;
+  status: 'completed' | 'failed' | 'cancelled';
+  delivery: DeliveryState;
+  /** Still delivering in the background when `delivery` is `pending`. */
+  outbox: Outbox;
+}
+
+/** Maps the server's abort reasons onto the agent's. */
+export function abortCauseOf(reason: string): AbortCause {
+  if (reason === 'cancelled' || reason === 'cost_limit') return reason;
+  return 'lease_lost';
+}
+
+const clip = (text: string | undefined) => text?.slice(0, limits.text);
+
+/**
+ * One claimed worker from claim to final report: runs the task, numbers and batches its events
+ * into the spool, throttles progress PATCHes, renews the lease on its own timer (a long silent tool
+ * call must not look like a dead agent), and stops the run when the server or the operator says so.
+ */
+export class WorkerSession {
+  readonly #abort = new AbortController();
+  readonly #log: Log;
+  #buffer: WorkerEventInput[] = [];
+  #latest: PatchWorkerBody = {};
+  #dirty = false;
+  #started = false;
+  #patching: Promise<void> | undefined;
+  #outbox: Outbox | undefined;
+
+  constructor(
+    readonly worker: ClaimedWorker,
+    private readonly deps: SessionDeps,
+  ) {
+    this.#log = childLog(deps.log, { worker: worker.id, task: worker.taskId });
+  }
+
+  /** Stops the run with `cause` (the first cause wins). */
+  abort(cause: AbortCause): void {
+    if (this.#abort.signal.aborted) return;
+    this.#log('info', 'stopping run', { cause });
+    this.#abort.abort(cause);
+  }
+
+  /** Why the run was stopped, if it was. */
+  get abortCause(): AbortCause | undefined {
+    return this.#abort.signal.aborted ? (this.#abort.signal.reason as AbortCause) : undefined;
+  }
+
+  /** Runs the task and delivers its final report (or leaves it on disk). Never throws for run errors. */
+  async run(): Promise<SessionResult> {
+    const { deps, worker } = this;
+    const spool = await Spool.open(deps.run.dataDir, worker.id);
+    const outbox = new Outbox(spool, deps.client, this.#log, (reason) => this.abort(abortCauseOf(reason)));
+    this.#outbox = outbox;
+    const timers = [
+      setInterval(() => void this.#flush(), deps.flushMs ?? 500),
+      setInterval(() => this.#dirty && void this.#sendProgress(), deps.progressMs ?? 1000),
+      // Its own timer: the lease is renewed even when the run reports nothing for a long time.
+      setInterval(() => void this.#sendProgress(), Math.max(1, worker.renewSeconds) * 1000),
+    ];
+    let outcome: RunOutcome;
+    try {
+      await this.#sendProgress();
+      outcome = await this.#runTask();
+    } finally {
+      for (const timer of timers) clearInterval(timer);
+    }
+    // No progress PATCH may land after the final one.
+    await this.#patching;
+    const body = finalReport(outcome, this.abortCause);
+    await this.#flush();
+    await outbox.append({ kind: 'patch', body, final: true });
+    const delivery = await outbox.settle(deps.finalDeliveryMs ?? 10_000);
+    this.#log(delivery === 'pending' ? 'warn' : 'info', 'run finished', {
+      status: body.status,
+      exitCause: body.exitCause,
+      costUsd: outcome.costUsd,
+      turns: outcome.turns,
+      reported: delivery === 'pending' ? 'later (kept on disk)' : delivery,
+    });
+    return { outcome, status: body.status as SessionResult['status'], delivery, outbox };
+  }
+
+  async #runTask(): Promise<RunOutcome> {
+    const reporter: RunReporter = {
+      event: (type, data) => {
+        if (!this.#outbox) return;
+        this.#buffer.push({ seq: this.#outbox.spool.nextSeq(), type, at: new Date().toISOString(), data });
+        if (this.#buffer.length >= 100) void this.#flush();
+      },
+      progress: (p) => {
+        const { status: _status, ...totals } = p;
+        Object.assign(this.#latest, totals);
+        this.#dirty = true;
+      },
+    };
+    const ctx: RunContext = { ...this.deps.run, signal: this.#abort.signal, reporter, log: this.#log };
+    try {
+      return await this.deps.runTask(this.worker, ctx);
+    } catch (error) {
+      // runTask should report failures as an outcome; if it throws, the worker must still end.
+      this.#log('error', 'run crashed', { error });
+      return crashedOutcome(this.worker, error, this.#latest);
+    }
+  }
+
+  #flush(): Promise<void> {
+    if (this.#buffer.length === 0 || !this.#outbox) return Promise.resolve();
+    const events = this.#buffer;
+    this.#buffer = [];
+    return this.#outbox.append({ kind: 'events', events }).catch((error: unknown) => {
+      this.#log('error', 'cannot write events to the spool', { error });
+    });
+  }
+
+  /** Sends the latest totals (cumulative, so only the newest matters) and renews the lease. */
+  #sendProgress(): Promise<void> {
+    if (this.#patching) return this.#patching;
+    const body: PatchWorkerBody = { ...this.#latest, ...(this.#started ? {} : { status: 'running' }) };
+    this.#dirty = false;
+    this.#patching = this.deps.client
+      .patchWorker(this.worker.id, body)
+      .then((answer) => {
+        this.#started = true;
+        if (answer.abort) this.abort(abortCauseOf(answer.reason));
+      })
+      .catch((error: unknown) => {
+        this.#dirty = true;
+        if (error instanceof ApiError && (error.kind === 'conflict' || error.kind === 'not_found')) {
+          this.abort('lease_lost');
+        } else {
+          this.#log('debug', 'progress update failed', { error });
+        }
+      })
+      .finally(() => {
+        this.#patching = undefined;
+      });
+    return this.#patching;
+  }
+}
+
+/** The final PATCH. A run stopped by shutdown ends `failed` with exit cause `shutdown`, as DESIGN §5 says. */
+export function finalReport(outcome: RunOutcome, cause: AbortCause | undefined): PatchWorkerBody {
+  const shutdown = cause === 'shutdown' && outcome.status !== 'completed';
+  return {
+    status: shutdown ? 'failed' : outcome.status,
+    exitCause: shutdown ? 'shutdown' : outcome.exitCause,
+    error: clip(outcome.error ?? (shutdown ? 'the agent shut down before the run ended' : undefined)),
+    summary: clip(outcome.summary),
+    branch: outcome.branch,
+    commitSha: outcome.commitSha,
+    filesChanged: outcome.filesChanged,
+    linesAdded: outcome.linesAdded,
+    linesRemoved: outcome.linesRemoved,
+    costUsd: outcome.costUsd,
+    turns: outcome.turns,
+    inputTokens: outcome.inputTokens,
+    outputTokens: outcome.outputTokens,
+    cacheReadTokens: outcome.cacheReadTokens,
+    currentAction: null,
+  };
+}
+
+/** The outcome of a run that threw, keeping the totals it had reported (the cost was really spent). */
+function crashedOutcome(worker: ClaimedWorker, error: unknown, totals: PatchWorkerBody): RunOutcome {
+  return {
+    status: 'failed',
+    exitCause: 'error',
+    error: error instanceof Error ? error.message : String(error),
+    branch: worker.branch,
+    costUsd: totals.costUsd ?? 0,
+    turns: totals.turns ?? 0,
+    inputTokens: totals.inputTokens ?? 0,
+    outputTokens: totals.outputTokens ?? 0,
+    cacheReadTokens: totals.cacheReadTokens ?? 0,
+    timings: { prepareMs: 0, sdkMs: 0, finishMs: 0 },
+  };
+}
