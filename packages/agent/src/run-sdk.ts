@@ -36,7 +36,6 @@ const disallowedTools = [
   'CronList',
   'ScheduleWakeup',
 ];
-const allowedTools = ['Bash', 'Read', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Glob', 'Grep', 'LS'];
 // After an abort the SDK kills its child; if the stream still has not ended by then, close it hard.
 const closeAfterAbortMs = 10_000;
 
@@ -62,9 +61,10 @@ export async function runSdkSession(
     sessionId: randomUUID(),
     env,
     systemPrompt: { type: 'preset', preset: 'claude_code', append: systemAppend(s) },
-    // acceptEdits + allowed tools + canUseTool work unattended as root, unlike bypassPermissions.
+    // acceptEdits + canUseTool run every tool unattended, as root too (bypassPermissions refuses
+    // root). No allowedTools: a bare entry there would skip canUseTool, and the guard hook is what
+    // decides anyway.
     permissionMode: 'acceptEdits',
-    allowedTools,
     disallowedTools,
     canUseTool: async (_tool, input) => ({ behavior: 'allow', updatedInput: input }),
     hooks: { PreToolUse: [guardHook({ worktree: s.cwd, branch: s.branch }, s.onDeny)] },

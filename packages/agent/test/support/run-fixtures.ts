@@ -1,0 +1,115 @@
+/**
+ * Builders for runTask tests: a zod-valid ClaimedWorker, an isolated Claude environment pointing at
+ * the fake Messages API, and a RunContext whose reporter records everything.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClaimedWorker, type Task, type Workspace } from '@buildd/protocol';
+import type { RunContext, RunReporter } from '../../src/run.ts';
+
+let counter = 0;
+
+/** A claimed worker as the server would hand it out; override any task or workspace field. */
+export function makeWorker(
+  opts: { task?: Partial<Task>; workspace?: Partial<Workspace>; branch?: string; id?: string } = {},
+): ClaimedWorker {
+  const n = ++counter;
+  const now = new Date().toISOString();
+  const workspace: Workspace = {
+    id: 'ws-test',
+    name: 'test',
+    repoUrl: null,
+    defaultBranch: 'main',
+    access: 'open',
+    maxRunningTasks: null,
+    config: {},
+    createdAt: now,
+    ...opts.workspace,
+  };
+  const prompt = opts.task?.prompt ?? `test task ${n}`;
+  const task: Task = {
+    id: `task-${n}`,
+    workspaceId: workspace.id,
+    title: `Test task ${n}`,
+    prompt,
+    description: prompt,
+    priority: 0,
+    status: 'assigned',
+    runnerPreference: 'any',
+    requiredCapabilities: [],
+    dependsOn: [],
+    maxAttempts: 3,
+    attempts: 1,
+    budgetUsd: null,
+    maxTurns: null,
+    model: 'claude-sonnet-4-5',
+    result: null,
+    error: null,
+    exitCause: null,
+    costUsd: 0,
+    createdBy: 'acct-test',
+    createdAt: now,
+    updatedAt: now,
+    startedAt: null,
+    finishedAt: null,
+    ...opts.task,
+  };
+  return ClaimedWorker.parse({
+    id: opts.id ?? `wrk-${process.pid}-${n}`,
+    taskId: task.id,
+    task,
+    workspace,
+    branch: opts.branch ?? `buildd/task-${n}`,
+    leaseExpiresAt: now,
+    leaseSeconds: 60,
+    renewSeconds: 15,
+  });
+}
+
+/**
+ * The SDK child's environment: a temporary HOME and Claude config dir (never the machine's real
+ * ~/.claude, which may hold a login), the fake as base URL, no retries, and one credential.
+ */
+export function claudeEnvFor(
+  home: string,
+  fakeUrl: string,
+  credential: { apiKey: string } | { oauthToken: string },
+): Record<string, string> {
+  mkdirSync(join(home, 'tmp'), { recursive: true });
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    CLAUDE_CONFIG_DIR: join(home, '.claude'),
+    CLAUDE_CODE_TMPDIR: join(home, 'tmp'),
+    ANTHROPIC_BASE_URL: fakeUrl,
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    ...('apiKey' in credential
+      ? { ANTHROPIC_API_KEY: credential.apiKey }
+      : { CLAUDE_CODE_OAUTH_TOKEN: credential.oauthToken }),
+  };
+}
+
+/** A recorded reporter call. */
+export type Recorded =
+  | { kind: 'event'; type: Parameters<RunReporter['event']>[0]; data: Record<string, unknown> }
+  | { kind: 'progress'; data: Parameters<RunReporter['progress']>[0] };
+
+/** A RunContext with defaults for tests; `recorded` holds every reporter call in order. */
+export function makeContext(
+  overrides: Partial<RunContext> & Pick<RunContext, 'dataDir' | 'claudeEnv'>,
+): RunContext & { recorded: Recorded[]; events: (type: string) => Record<string, unknown>[] } {
+  const recorded: Recorded[] = [];
+  return {
+    defaultModel: 'claude-sonnet-4-5',
+    timeoutMs: 60_000,
+    signal: new AbortController().signal,
+    reporter: {
+      event: (type, data) => recorded.push({ kind: 'event', type, data }),
+      progress: (data) => recorded.push({ kind: 'progress', data }),
+    },
+    log: () => {},
+    ...overrides,
+    recorded,
+    events: (type) => recorded.flatMap((r) => (r.kind === 'event' && r.type === type ? [r.data] : [])),
+  };
+}
