@@ -86,7 +86,7 @@ export class WorkerSession {
       setInterval(() => void this.#flush(), deps.flushMs ?? 500),
       setInterval(() => this.#dirty && void this.#sendProgress(), deps.progressMs ?? 1000),
       // Its own timer: the lease is renewed even when the run reports nothing for a long time.
-      setInterval(() => void this.#sendProgress(), Math.max(1, worker.renewSeconds) * 1000),
+      setInterval(() => void this.#sendProgress(), Math.max(0.1, worker.renewSeconds) * 1000),
     ];
     let outcome: RunOutcome;
     try {

@@ -1,0 +1,185 @@
+/**
+ * A scriptable stand-in for the buildd server on 127.0.0.1 (real HTTP and a real WebSocket upgrade),
+ * for agent tests until the real server can be started in tests. It records every request so tests
+ * can check what the agent sent, and answers with protocol-valid defaults unless a test overrides a
+ * route.
+ */
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { AgentChannelMessage, Worker } from '@buildd/protocol';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/** One request as the fake received it. */
+export interface Recorded {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The body exactly as sent, to search for leaked secrets. */
+  raw: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies by field
+  body: any;
+  at: number;
+}
+
+/** A scripted answer: JSON with a status, or `hang` (never answer), or `destroy` (drop the socket). */
+export type Reply = { status: number; body?: unknown; headers?: Record<string, string> } | 'hang' | 'destroy';
+
+/** Answers one request; return undefined to fall through to the default. */
+export type Handler = (req: Recorded) => Reply | undefined | Promise<Reply | undefined>;
+
+/** The running fake. */
+export interface FakeBuildd {
+  url: string;
+  requests: Recorded[];
+  /** Overrides the answer of `METHOD /path` (path may be a RegExp). Later routes win. */
+  route(method: string, path: string | RegExp, handler: Handler): void;
+  /** Sends a message to every connected push-channel client. */
+  push(message: AgentChannelMessage): void;
+  /** Push-channel connections so far (upgrade headers included). */
+  channelConnections: IncomingHttpHeaders[];
+  /** Makes the whole server answer 503 (an outage) until called again with false. */
+  setDown(down: boolean): void;
+  close(): Promise<void>;
+}
+
+/** A protocol-valid worker row for PATCH answers. */
+export function workerRow(id: string, status: Worker['status'] = 'running'): Worker {
+  const now = new Date().toISOString();
+  return {
+    id,
+    taskId: `task-of-${id}`,
+    accountId: 'acct-test',
+    agentId: 'agent-test',
+    status,
+    authType: 'oauth',
+    branch: 'buildd/x',
+    leaseExpiresAt: now,
+    currentAction: null,
+    turns: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    costUsd: 0,
+    summary: null,
+    error: null,
+    exitCause: null,
+    commitSha: null,
+    filesChanged: null,
+    linesAdded: null,
+    linesRemoved: null,
+    prUrl: null,
+    lastEventSeq: 0,
+    createdAt: now,
+    startedAt: now,
+    finishedAt: null,
+  };
+}
+
+const account = {
+  id: 'acct-test',
+  name: 'test',
+  type: 'user',
+  level: 'member',
+  maxConcurrentWorkers: 3,
+  maxConcurrentSessions: 2,
+  maxCostPerDayUsd: null,
+  createdAt: new Date(0).toISOString(),
+};
+
+function defaultReply(req: Recorded): Reply {
+  const patch = /^\/api\/workers\/([^/]+)$/.exec(req.path);
+  if (req.method === 'PATCH' && patch)
+    return { status: 200, body: { worker: workerRow(patch[1]!), abort: false } };
+  if (req.method === 'POST' && /\/events$/.test(req.path)) {
+    const seqs: number[] = (req.body?.events ?? []).map((e: { seq: number }) => e.seq);
+    return { status: 200, body: { stored: seqs.length, lastSeq: Math.max(0, ...seqs) } };
+  }
+  if (req.method === 'POST' && req.path === '/api/workers/claim')
+    return { status: 200, body: { workers: [] } };
+  if (req.method === 'GET' && req.path === '/api/me') return { status: 200, body: { account } };
+  if (req.method === 'GET' && req.path === '/api/workspaces')
+    return { status: 200, body: { items: [], nextCursor: null } };
+  return { status: 404, body: { error: { code: 'not_found', message: 'no such route' } } };
+}
+
+/** Starts the fake on 127.0.0.1, port 0. */
+export async function startFakeBuildd(): Promise<FakeBuildd> {
+  const routes: { method: string; path: string | RegExp; handler: Handler }[] = [];
+  const requests: Recorded[] = [];
+  const sockets = new Set<Socket>();
+  const channelConnections: IncomingHttpHeaders[] = [];
+  let down = false;
+
+  const send = (res: ServerResponse, reply: Exclude<Reply, 'hang' | 'destroy'>) => {
+    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+    res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+  };
+
+  const server = createServer(async (req, res) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const url = new URL(req.url ?? '/', 'http://x');
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const rec: Recorded = {
+      method: req.method ?? '',
+      path: url.pathname,
+      headers: req.headers,
+      raw,
+      body,
+      at: Date.now(),
+    };
+    requests.push(rec);
+    if (down) return send(res, { status: 503, body: { error: { code: 'unavailable', message: 'down' } } });
+    let reply: Reply | undefined;
+    for (const route of [...routes].reverse()) {
+      const matches = typeof route.path === 'string' ? route.path === rec.path : route.path.test(rec.path);
+      if (route.method === rec.method && matches) {
+        reply = await route.handler(rec);
+        if (reply) break;
+      }
+    }
+    reply ??= defaultReply(rec);
+    if (reply === 'hang') return;
+    if (reply === 'destroy') return req.socket.destroy();
+    send(res, reply);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    channelConnections.push(req.headers);
+    if (down || !req.url?.startsWith('/api/agents/channel')) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    channelConnections,
+    route: (method, path, handler) => routes.push({ method, path, handler }),
+    push: (message) => {
+      for (const client of wss.clients) client.send(JSON.stringify(message));
+    },
+    setDown: (value) => {
+      down = value;
+    },
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
