@@ -31,6 +31,17 @@ export function batchEvents(events: readonly WorkerEventInput[]): WorkerEventInp
   return batches;
 }
 
+/** Options of an `Outbox`. */
+export interface OutboxOptions {
+  /** Called when the worker must stop: a PATCH answered `abort: true`, or the worker is gone (409/404). */
+  onAbort?: (reason: string) => void;
+  /**
+   * Delete the spool once everything is delivered even without a final report (a spool replayed
+   * after a crash: its run is gone and will never add one).
+   */
+  dropWhenDelivered?: boolean;
+}
+
 /**
  * Delivers a spool's pending entries in order, one at a time, and stops at the first transient
  * failure (order matters: the final PATCH must not overtake the events before it).
@@ -45,8 +56,7 @@ export class Outbox {
     readonly spool: Spool,
     private readonly client: BuilddClient,
     private readonly log: Log,
-    /** Called when a progress PATCH in the spool answers `abort: true`. */
-    private readonly onAbort?: (reason: string) => void,
+    private readonly options: OutboxOptions = {},
   ) {}
 
   /** Appends durably, then starts delivering in the background. */
@@ -92,7 +102,7 @@ export class Outbox {
       if (this.#state === 'gone') return 'gone';
       if (this.#state === 'delivered') {
         if (this.#again) continue;
-        if (this.spool.finished) await this.spool.remove();
+        if (this.spool.finished || this.options.dropWhenDelivered) await this.spool.remove();
         return 'delivered';
       }
       await sleep(backoffDelay(attempt++, { maxMs: 30_000 }), this.#closed.signal);
@@ -112,7 +122,7 @@ export class Outbox {
             this.log('info', 'worker is no longer live on the server; dropping its outbox', {
               error: error.message,
             });
-            this.onAbort?.('lease_lost');
+            this.options.onAbort?.('lease_lost');
             await this.spool.remove();
             return 'gone';
           case 'rejected':
@@ -139,6 +149,6 @@ export class Outbox {
       return;
     }
     const answer = await this.client.patchWorker(this.spool.workerId, entry.body);
-    if (answer.abort && !entry.final) this.onAbort?.(answer.reason);
+    if (answer.abort && !entry.final) this.options.onAbort?.(answer.reason);
   }
 }

@@ -18,11 +18,9 @@ export async function replaySpools(dataDir: string, client: BuilddClient, log: L
       entries: spool.pending().length,
       final: spool.finished,
     });
-    const outbox = new Outbox(spool, client, workerLog);
+    const outbox = new Outbox(spool, client, workerLog, { dropWhenDelivered: true });
     outboxes.push(outbox);
-    void outbox.drain().then(async (state) => {
-      if (state === 'delivered' && !spool.finished) await spool.remove();
-    });
+    void outbox.drain();
   }
   return outboxes;
 }

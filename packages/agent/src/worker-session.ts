@@ -80,7 +80,9 @@ export class WorkerSession {
   async run(): Promise<SessionResult> {
     const { deps, worker } = this;
     const spool = await Spool.open(deps.run.dataDir, worker.id);
-    const outbox = new Outbox(spool, deps.client, this.#log, (reason) => this.abort(abortCauseOf(reason)));
+    const outbox = new Outbox(spool, deps.client, this.#log, {
+      onAbort: (reason) => this.abort(abortCauseOf(reason)),
+    });
     this.#outbox = outbox;
     const timers = [
       setInterval(() => void this.#flush(), deps.flushMs ?? 500),
