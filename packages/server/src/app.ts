@@ -2,7 +2,7 @@ import { limits } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { ApiError, isTransientDbError } from './errors.ts';
+import { ApiError, isTransientDbError, rejectedValueError } from './errors.ts';
 import { requireAuth } from './http/auth.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
@@ -44,24 +44,38 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', agentRoutes());
 
   app.notFound((c) =>
-    c.json(new ApiError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`).toBody(), 404),
+    c.json(
+      new ApiError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`).toBody(),
+      404,
+    ),
   );
 
   app.onError((err, c) => {
     if (err instanceof ApiError) {
+      // A body refused before it was read leaves bytes on the socket: the client must not reuse it.
+      if (err.code === 'payload_too_large') c.header('Connection', 'close');
       return c.json(err.toBody(), err.status as 400);
     }
     if (err instanceof HTTPException) {
-      const code = err.status === 413 ? 'payload_too_large' : err.status === 401 ? 'unauthenticated' : 'bad_request';
+      const code =
+        err.status === 413 ? 'payload_too_large' : err.status === 401 ? 'unauthenticated' : 'bad_request';
       return c.json(new ApiError(code, err.message || 'Bad request.').toBody(), err.status);
     }
+    const rejected = rejectedValueError(err);
+    if (rejected) return c.json(rejected.toBody(), 400);
     if (isTransientDbError(err)) {
       deps.log.warn({ err: (err as Error).message }, 'database unavailable');
       c.header('Retry-After', '1');
-      return c.json(new ApiError('unavailable', 'The database is briefly unavailable; try again.').toBody(), 503);
+      return c.json(
+        new ApiError('unavailable', 'The database is briefly unavailable; try again.').toBody(),
+        503,
+      );
     }
     deps.log.error({ err }, 'unhandled error');
-    return c.json(new ApiError('internal', 'Something went wrong on the server; it has been logged.').toBody(), 500);
+    return c.json(
+      new ApiError('internal', 'Something went wrong on the server; it has been logged.').toBody(),
+      500,
+    );
   });
 
   return app;

@@ -25,7 +25,8 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) => new ApiError('not_found', `No ${what} with id "${id}".`);
+export const notFound = (what: string, id: string) =>
+  new ApiError('not_found', `No ${what} with id "${id}".`);
 export const forbidden = (message: string) => new ApiError('forbidden', message);
 
 /** PostgreSQL error codes that mean "try the same thing again". */
@@ -37,4 +38,23 @@ export function isTransientDbError(err: unknown): boolean {
   if (typeof code === 'string' && transientCodes.has(code)) return true;
   const message = err instanceof Error ? err.message : '';
   return /Connection terminated|ECONNREFUSED|ECONNRESET|terminating connection/i.test(message);
+}
+
+/** PostgreSQL errors that mean "a value in the request cannot be stored", with what to tell the client. */
+const rejectedValueCodes: Record<string, string> = {
+  '22003': 'A number in the request is too large to store.',
+  '22021': 'The request holds text that cannot be stored (a NUL character or an invalid byte sequence).',
+  '22P05': 'The request holds text that cannot be stored (a NUL character or an invalid escape).',
+  '22007': 'A timestamp in the request cannot be stored.',
+  '22008': 'A timestamp in the request is out of range.',
+};
+
+/**
+ * Turns a database refusal of a request value (out-of-range number, NUL in text) into a 400, so that input
+ * which passes the schemas but not the column types is still the client's error, never a 500.
+ */
+export function rejectedValueError(err: unknown): ApiError | undefined {
+  const code = (err as { code?: unknown })?.code;
+  const message = typeof code === 'string' ? rejectedValueCodes[code] : undefined;
+  return message ? new ApiError('validation_failed', message) : undefined;
 }

@@ -85,10 +85,13 @@ export function accountRoutes() {
 
   r.get('/accounts/:id/keys', async (c) => {
     requireAdmin(c.var.account);
-    const rows = await c.var.deps.db.query<ApiKeyRow>(
+    const id = c.req.param('id');
+    const { db } = c.var.deps;
+    if (!(await db.query('SELECT 1 FROM accounts WHERE id = $1', [id]))[0]) throw notFound('account', id);
+    const rows = await db.query<ApiKeyRow>(
       `SELECT id, account_id, name, prefix, created_at, last_used_at, revoked_at
          FROM api_keys WHERE account_id = $1 ORDER BY created_at, id`,
-      [c.req.param('id')],
+      [id],
     );
     return c.json({ items: rows.map(toApiKey), nextCursor: null });
   });
