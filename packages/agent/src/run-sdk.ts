@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Options, query, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { ClaudeProcess } from './claude-process.ts';
 import { agentIdentity } from './git.ts';
 import { guardHook } from './guard.ts';
 import type { RunTracker } from './run-tracker.ts';
@@ -38,6 +39,8 @@ const disallowedTools = [
 ];
 // After an abort the SDK kills its child; if the stream still has not ended by then, close it hard.
 const closeAfterAbortMs = 10_000;
+// The child normally exits right after its result (or within the SDK's ~2 s abort grace).
+const childExitGraceMs = 5_000;
 
 /** Run the session to its end and return its result message, or throw what the SDK threw. */
 export async function runSdkSession(
@@ -50,6 +53,9 @@ export async function runSdkSession(
     // No DNS look-ups, update checks or side requests from a worker.
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
   };
+  const child = new ClaudeProcess((data) =>
+    s.log('debug', 'claude code stderr', { data: data.slice(0, 1_000) }),
+  );
   const options: Options = {
     cwd: s.cwd,
     model: s.model,
@@ -70,7 +76,7 @@ export async function runSdkSession(
     hooks: { PreToolUse: [guardHook({ worktree: s.cwd, branch: s.branch }, s.onDeny)] },
     // Partial messages carry each response's usage as it streams: the basis of live cost figures.
     includePartialMessages: true,
-    stderr: (data) => s.log('debug', 'claude code stderr', { data: data.slice(0, 1_000) }),
+    spawnClaudeCodeProcess: child.spawn,
   };
   const q = query({ prompt: s.prompt, options });
   let closer: NodeJS.Timeout | undefined;
@@ -87,6 +93,8 @@ export async function runSdkSession(
   } finally {
     s.abort.signal.removeEventListener('abort', onAbort);
     clearTimeout(closer);
+    // Only once the child and its tools are gone may the worktree be committed or removed.
+    await child.stop(childExitGraceMs);
   }
 }
 
