@@ -4,7 +4,7 @@ import { ApiError } from './api-error.ts';
 import { detectCapabilities } from './capabilities.ts';
 import { connectChannel } from './channel.ts';
 import { type BuilddClient, createClient } from './client.ts';
-import type { AgentConfig } from './config.ts';
+import { type AgentOptions, configWithDefaults } from './config.ts';
 import { createLogger, type Log } from './log.ts';
 import { ClaimLoop } from './loop.ts';
 import type { Outbox } from './outbox.ts';
@@ -42,7 +42,8 @@ export interface RunningAgent {
  * Starts an agent in this process: the CLI uses it, the server's `npm start` runs a local agent with
  * it, tests run agents with it.
  */
-export function startAgent(config: AgentConfig, deps: AgentDeps = {}): RunningAgent {
+export function startAgent(options: AgentOptions, deps: AgentDeps = {}): RunningAgent {
+  const config = configWithDefaults(options, deps.env);
   const log =
     deps.log ?? createLogger({ level: config.logLevel, secrets: [config.apiKey, config.claude.secret] });
   const client = createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch });
@@ -146,10 +147,12 @@ export function startAgent(config: AgentConfig, deps: AgentDeps = {}): RunningAg
       log('error', 'some runs did not stop after being aborted; exiting anyway', {
         running: claimLoop.sessions.size,
       });
-    await flushAll([...claimLoop.background, ...replayed]);
+    await flushAll([...claimLoop.background, ...replayed], deps.session?.finalDeliveryMs ?? 5_000);
   };
 
   const done = main();
+  // An embedder that never awaits `done` must not get an unhandled rejection (it would end its process).
+  done.catch(() => {});
   let stopping: Promise<void> | undefined;
   return {
     done,
@@ -167,8 +170,8 @@ export function startAgent(config: AgentConfig, deps: AgentDeps = {}): RunningAg
 }
 
 /** Gives pending reports a last few seconds, then leaves them on disk for the next start. */
-async function flushAll(outboxes: Outbox[]): Promise<void> {
-  await Promise.all(outboxes.map((o) => o.settle(5_000)));
+async function flushAll(outboxes: Outbox[], ms: number): Promise<void> {
+  await Promise.all(outboxes.map((o) => o.settle(ms)));
   for (const outbox of outboxes) outbox.close();
 }
 

@@ -39,6 +39,9 @@ export type ConfigResult =
   | { action: 'version' }
   | { action: 'run'; config: AgentConfig };
 
+/** What an embedder passes to `startAgent`: server and key, and whatever else it wants to set. */
+export type AgentOptions = Partial<AgentConfig> & Pick<AgentConfig, 'server' | 'apiKey'>;
+
 /** A configuration problem, worded for the operator. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -110,6 +113,27 @@ export function loadConfig(
   env: Env = process.env,
   configFile?: ConfigFile,
 ): ConfigResult {
+  const result = loadSettings(argv, env, configFile);
+  if (result.action !== 'run') return result;
+  // Last, so a wrong flag is reported before a missing credential.
+  return { action: 'run', config: { ...result.config, claude: claudeAuth(env, result.auth) } };
+}
+
+type Settings =
+  | { action: 'help' | 'version' }
+  | { action: 'run'; config: Omit<AgentConfig, 'claude'>; auth?: AuthType };
+
+function claudeAuth(env: Env, auth: AuthType | undefined): ClaudeAuth {
+  try {
+    return detectClaudeAuth(env, auth);
+  } catch (error) {
+    if (error instanceof ClaudeAuthError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+/** Everything but the Claude credential. */
+function loadSettings(argv: readonly string[], env: Env, configFile?: ConfigFile): Settings {
   let values: ReturnType<typeof parse>;
   try {
     values = parse(argv);
@@ -177,13 +201,7 @@ export function loadConfig(
       'error',
     ] as const),
   };
-  // Last, so a wrong flag is reported before a missing credential.
-  try {
-    return { action: 'run', config: { ...config, claude: detectClaudeAuth(env, auth) } };
-  } catch (error) {
-    if (error instanceof ClaudeAuthError) throw new ConfigError(error.message);
-    throw error;
-  }
+  return { action: 'run', config, auth };
 }
 
 function parse(argv: readonly string[]) {
@@ -266,4 +284,15 @@ function list(flags: string[] | undefined, env: Env, flag: string, envName: stri
       throw new ConfigError(`${from} value '${item}' is too long (at most ${max} characters)`);
   }
   return [...new Set(items)];
+}
+
+/**
+ * Completes `options` for an in-process agent (the server's `npm start`): what is not given comes
+ * from the environment and the defaults exactly as for the CLI, the Claude credential included.
+ */
+export function configWithDefaults(options: AgentOptions, env: Env = process.env): AgentConfig {
+  const result = loadSettings(['--server', options.server, '--api-key', options.apiKey], env);
+  if (result.action !== 'run') throw new ConfigError('unreachable: no --help among generated flags');
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...result.config, claude: options.claude ?? claudeAuth(env, result.auth), ...given };
 }

@@ -6,9 +6,11 @@ export { type ClaudeAuth, detectClaudeAuth } from './claude-auth.ts';
 export { type BuilddClient, createClient } from './client.ts';
 export {
   type AgentConfig,
+  type AgentOptions,
   ConfigError,
   type ConfigFile,
   configFilePath,
+  configWithDefaults,
   defaults,
   loadConfig,
   readConfigFile,
