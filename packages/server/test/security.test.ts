@@ -397,7 +397,7 @@ describe.each(await testEngines())('security on %s', (engine) => {
       await admin.post('/api/tasks', { workspaceId: 'log-ws', title: 't', prompt: 'p' });
       const claim = await m.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'x' });
       await m.api.patch(`/api/workers/${claim.body.workers[0].id}`, { status: 'failed', exitCause: 'sdk' });
-      await apiClient(server.url, newApiKey('svc')).get('/api/me');
+      await apiClient(server.url, newApiKey('service')).get('/api/me');
       await apiClient(server.url, `${m.key}x`).get('/api/me');
       expect(lines.length).toBeGreaterThan(0);
       const all = lines.join('\n');
