@@ -40,11 +40,8 @@ const dangerousRmTargets = new Set([
 ]);
 
 const bashRules: [RegExp, string][] = [
-  [/(^|[\s;&|(])mkfs(\.\w+)?\b/, 'formatting a file system'],
   [/(^|[\s;&|(])dd\b[^;&|]*\bof=\/dev\//, 'writing to a raw device with dd'],
   [/>\s*\/dev\/(sd|hd|vd|xvd|nvme|mmcblk)/, 'writing to a raw disk device'],
-  [/(^|[\s;&|(])(shutdown|reboot|halt|poweroff)\b/, 'shutting down the machine'],
-  [/(^|[\s;&|(])(init|telinit)\s+[06]\b/, 'shutting down the machine'],
   [/\bsystemctl\s+(poweroff|reboot|halt|kexec)\b/, 'shutting down the machine'],
   [/\b(curl|wget)\b[^;&]*\|\s*(sudo\s+)?(env\s+)?(ba|z|da|k|fi)?sh\b/, 'piping a download into a shell'],
   [/\b(curl|wget)\b[^;&]*\|\s*(sudo\s+)?python[0-9.]*\b/, 'piping a download into an interpreter'],
@@ -107,17 +104,24 @@ function checkCommand(command: string, scope: GuardScope): string | null {
   // (a false refusal costs one model turn, a missed one can cost the machine).
   for (const segment of command.split(/&&|\|\||[;|\n&]/)) {
     const words = segment.trim().split(/\s+/).filter(Boolean);
-    while (
-      words[0] === 'sudo' ||
-      words[0] === 'env' ||
-      words[0] === 'command' ||
-      /^\w+=/.test(words[0] ?? '')
-    ) {
-      words.shift();
-    }
-    const reason =
-      words[0] === 'rm' ? checkRm(words) : words[0] === 'git' ? checkGitPush(words, scope) : null;
+    // Look past prefixes that run the real command: `sudo rm …`, `FOO=1 rm …`.
+    while (prefixes.has(words[0] ?? '') || /^\w+=/.test(words[0] ?? '')) words.shift();
+    const reason = checkSimpleCommand(words, scope);
     if (reason) return `refused: ${reason} is not allowed in an agent run`;
+  }
+  return null;
+}
+
+const powerCommands = new Set(['shutdown', 'reboot', 'halt', 'poweroff']);
+const prefixes = new Set(['sudo', 'env', 'command', 'exec', 'nohup', 'time', 'nice']);
+
+function checkSimpleCommand(words: string[], scope: GuardScope): string | null {
+  const [name = '', first] = words;
+  if (name === 'rm') return checkRm(words);
+  if (name === 'git') return checkGitPush(words, scope);
+  if (/^mkfs(\.\w+)?$/.test(name)) return 'formatting a file system';
+  if (powerCommands.has(name) || (/^(init|telinit)$/.test(name) && /^[06]$/.test(first ?? ''))) {
+    return 'shutting down the machine';
   }
   return null;
 }
