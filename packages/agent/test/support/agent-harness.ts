@@ -24,7 +24,14 @@ export function testConfig(
 ): AgentConfig {
   const home = mkdtempSync(join(tmpdir(), 'buildd-agent-home-'));
   const result = loadConfig(
-    [`--server=${server}`, '--api-key=buildd_user_test_key_0123456789', '--name=test-agent', ...flags],
+    // A short grace period by default, so a failing test does not wait 30 s in its clean-up.
+    [
+      `--server=${server}`,
+      '--api-key=buildd_user_test_key_0123456789',
+      '--name=test-agent',
+      '--grace-period=1',
+      ...flags,
+    ],
     { HOME: home, PATH: process.env.PATH, CLAUDE_CODE_OAUTH_TOKEN: fakeOauthToken, ...env },
   );
   if (result.action !== 'run') throw new Error('unexpected');

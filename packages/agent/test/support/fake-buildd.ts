@@ -37,6 +37,8 @@ export interface FakeBuildd {
   push(message: AgentChannelMessage): void;
   /** Push-channel connections so far (upgrade headers included). */
   channelConnections: IncomingHttpHeaders[];
+  /** Answers push-channel upgrades with this HTTP status (e.g. 404: no channel), or accepts them (null). */
+  refuseChannel(status: number | null): void;
   /** Makes the whole server answer 503 (an outage) until called again with false. */
   setDown(down: boolean): void;
   close(): Promise<void>;
@@ -109,6 +111,7 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
   const sockets = new Set<Socket>();
   const channelConnections: IncomingHttpHeaders[] = [];
   let down = false;
+  let channelRefusal: number | null = null;
 
   const send = (res: ServerResponse, reply: Exclude<Reply, 'hang' | 'destroy'>) => {
     res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
@@ -155,8 +158,9 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     channelConnections.push(req.headers);
-    if (down || !req.url?.startsWith('/api/agents/channel')) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+    const refusal = down ? 503 : req.url?.startsWith('/api/agents/channel') ? channelRefusal : 404;
+    if (refusal) {
+      socket.end(`HTTP/1.1 ${refusal} Refused\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
@@ -171,6 +175,9 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     route: (method, path, handler) => routes.push({ method, path, handler }),
     push: (message) => {
       for (const client of wss.clients) client.send(JSON.stringify(message));
+    },
+    refuseChannel: (status) => {
+      channelRefusal = status;
     },
     setDown: (value) => {
       down = value;
