@@ -62,7 +62,8 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
       version: agentVersion,
       maxTasks: config.maxTasks,
       claudeAuth: config.claude.authType,
-      credential: `${config.claude.source}=${config.claude.prefix}`,
+      credentialFrom: config.claude.source,
+      credentialPrefix: config.claude.prefix,
       capabilities: capabilities.join(','),
     });
     await checkAccount(client, log);
