@@ -3,7 +3,6 @@ import {
   AccountLevel,
   AccountType,
   AuthType,
-  ExitCause,
   Id,
   RunnerPreference,
   TaskStatus,
@@ -166,4 +165,3 @@ export const UsageDay = z.object({
   outputTokens: z.number().int(),
 });
 export type UsageDay = z.infer<typeof UsageDay>;
-

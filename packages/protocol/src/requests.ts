@@ -27,7 +27,7 @@ const BranchName = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9._\/-]+$/, 'a branch name may hold letters, digits, ".", "_", "/" and "-"');
+  .regex(/^[A-Za-z0-9._/-]+$/, 'a branch name may hold letters, digits, ".", "_", "/" and "-"');
 
 export const CreateWorkspaceBody = z.strictObject({
   name: Name.regex(/^[A-Za-z0-9._-]+$/, 'a workspace name may hold letters, digits, ".", "_" and "-"'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AuthType, ExitCause, Id, limits, WorkerStatus } from './common.ts';
-import { Capability } from './requests.ts';
 import { Task, Worker, Workspace } from './entities.ts';
+import { Capability } from './requests.ts';
 
 /** Why a claim handed out nothing. */
 export const ClaimReason = z.enum([
@@ -108,7 +108,9 @@ export const WorkerEventInput = z.object({
 });
 export type WorkerEventInput = z.input<typeof WorkerEventInput>;
 
-export const PostEventsBody = z.object({ events: z.array(WorkerEventInput).min(1).max(limits.eventsPerBatch) });
+export const PostEventsBody = z.object({
+  events: z.array(WorkerEventInput).min(1).max(limits.eventsPerBatch),
+});
 export type PostEventsBody = z.input<typeof PostEventsBody>;
 
 export const PostEventsResponse = z.object({ stored: z.number().int(), lastSeq: z.number().int() });

@@ -9,7 +9,11 @@ const localAccountName = 'local agent';
  * agent in this process, under an account of its own, so a task created on the dashboard runs end to end.
  * Without credentials it says once how to add them and serves anyway.
  */
-export async function startLocalAgent(db: Db, serverUrl: string, log: Logger): Promise<{ stop(): Promise<void> } | undefined> {
+export async function startLocalAgent(
+  db: Db,
+  serverUrl: string,
+  log: Logger,
+): Promise<{ stop(): Promise<void> } | undefined> {
   if (!process.env.CLAUDE_CODE_OAUTH_TOKEN && !process.env.ANTHROPIC_API_KEY) {
     log.info(
       'no Claude credentials in the environment, so no local agent runs: set CLAUDE_CODE_OAUTH_TOKEN ' +
@@ -18,7 +22,9 @@ export async function startLocalAgent(db: Db, serverUrl: string, log: Logger): P
     return undefined;
   }
   const apiKey = await db.transaction(async (tx) => {
-    let account = (await tx.query<{ id: string }>('SELECT id FROM accounts WHERE name = $1 LIMIT 1', [localAccountName]))[0];
+    let account = (
+      await tx.query<{ id: string }>('SELECT id FROM accounts WHERE name = $1 LIMIT 1', [localAccountName])
+    )[0];
     if (!account) {
       account = (
         await tx.query<{ id: string }>(
@@ -28,7 +34,9 @@ export async function startLocalAgent(db: Db, serverUrl: string, log: Logger): P
       )[0]!;
     }
     // A fresh key each start; the previous one is revoked, since only its hash was ever stored.
-    await tx.query(`UPDATE api_keys SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL`, [account.id]);
+    await tx.query(`UPDATE api_keys SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL`, [
+      account.id,
+    ]);
     return (await createApiKey(tx, account.id, 'user', 'local agent')).apiKey;
   });
   const agent = await import('@buildd/agent').catch(() => undefined);

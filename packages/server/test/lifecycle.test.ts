@@ -20,7 +20,11 @@ describe.each(await testEngines())('task lifecycle on %s', (engine) => {
     expect(ws.body.id).toMatch(/^ws-/);
     const agent = await makeAccount(admin, t.url, { name: 'svc', type: 'service' });
 
-    const task = await admin.post('/api/tasks', { workspaceId: 'repo-one', title: 'Fix it', prompt: 'Please fix' });
+    const task = await admin.post('/api/tasks', {
+      workspaceId: 'repo-one',
+      title: 'Fix it',
+      prompt: 'Please fix',
+    });
     expect(task.status).toBe(201);
     expect(task.body.status).toBe('pending');
 
@@ -41,7 +45,11 @@ describe.each(await testEngines())('task lifecycle on %s', (engine) => {
     expect(again.body.workers).toHaveLength(0);
     expect(again.body.diagnostics.reason).toBe('no_pending_tasks');
 
-    const running = await agent.api.patch(`/api/workers/${w.id}`, { status: 'running', costUsd: 0.5, inputTokens: 100 });
+    const running = await agent.api.patch(`/api/workers/${w.id}`, {
+      status: 'running',
+      costUsd: 0.5,
+      inputTokens: 100,
+    });
     expect(running.status).toBe(200);
     expect(running.body.abort).toBe(false);
     // A retried PATCH with the same totals adds nothing.

@@ -2,8 +2,8 @@ import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 import type { Db } from './types.ts';
 
-export type { Db, Queryable } from './types.ts';
 export { migrate, SchemaTooNewError } from './migrate.ts';
+export type { Db, Queryable } from './types.ts';
 
 /** Opens PostgreSQL when a URL is given, the embedded PGlite in `dataDir` otherwise. */
 export async function openDb(opts: {

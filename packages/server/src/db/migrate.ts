@@ -28,7 +28,10 @@ export class SchemaTooNewError extends Error {}
  * Applies every migration the database has not seen, each in its own transaction, under an advisory
  * lock so that replicas starting together do not race. Refuses a database migrated by newer code.
  */
-export async function migrate(db: Db, migrations?: Migration[]): Promise<{ applied: string[]; version: number }> {
+export async function migrate(
+  db: Db,
+  migrations?: Migration[],
+): Promise<{ applied: string[]; version: number }> {
   const all = migrations ?? (await loadMigrations());
   const known = all.at(-1)?.version ?? 0;
   await db.exec(
@@ -38,7 +41,9 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<{ appli
   const applied: string[] = [];
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(8675309)');
-    const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    const rows = await tx.query<{ version: number }>(
+      'SELECT version FROM schema_migrations ORDER BY version',
+    );
     const done = new Set(rows.map((r) => r.version));
     const newest = rows.at(-1)?.version ?? 0;
     if (newest > known) {

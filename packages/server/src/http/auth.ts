@@ -12,7 +12,8 @@ export const sessionCookie = 'buildd_session';
 function presentedKey(header: string | undefined, cookie: string | undefined): string | undefined {
   if (header) {
     const match = header.match(/^Bearer\s+(\S+)\s*$/i);
-    if (!match) throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <buildd API key>".');
+    if (!match)
+      throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <buildd API key>".');
     return match[1];
   }
   return cookie;
@@ -27,13 +28,19 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (!apiKeyPattern.test(key)) {
     throw new ApiError('unauthenticated', 'That is not a buildd API key (they look like buildd_user_…).');
   }
+  const hash = hashApiKey(key);
+  const cached = keyCache.get(hash);
+  if (cached && cached.until > Date.now()) {
+    c.set('account', cached.account);
+    return next();
+  }
   const { db } = c.var.deps;
   const rows = await db.query<AccountRow & { key_id: string; prefix: string; stale: boolean }>(
     `SELECT a.*, k.id AS key_id, k.prefix,
             (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') AS stale
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
       WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-    [hashApiKey(key)],
+    [hash],
   );
   const row = rows[0];
   if (!row) throw new ApiError('unauthenticated', 'This API key is unknown or has been revoked.');
@@ -42,9 +49,23 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
     await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.key_id]);
   }
   const account: AuthedAccount = { ...toAccount(row), keyId: row.key_id, keyPrefix: row.prefix };
+  if (keyCache.size >= 10_000) keyCache.clear();
+  keyCache.set(hash, { account, until: Date.now() + keyCacheMs });
   c.set('account', account);
   await next();
 });
+
+/**
+ * Busy agents send several requests a second; remembering a key for a moment saves a query on each.
+ * Revoking a key or changing an account clears it here at once; other replicas notice within `keyCacheMs`.
+ */
+const keyCacheMs = 2000;
+const keyCache = new Map<string, { account: AuthedAccount; until: number }>();
+
+/** Forgets every remembered key (after a revoke or an account change). */
+export function forgetKeys(): void {
+  keyCache.clear();
+}
 
 /** Only admins pass. */
 export function requireAdmin(account: AuthedAccount): void {

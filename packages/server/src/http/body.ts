@@ -6,8 +6,12 @@ import { ApiError } from '../errors.ts';
 export function describeIssues(error: z.ZodError): { message: string; details: unknown } {
   const issues = error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
   const first = issues[0];
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-  return { message: first ? `Invalid ${first.path}: ${first.message}${more}.` : 'Invalid request.', details: issues };
+  const more =
+    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  return {
+    message: first ? `Invalid ${first.path}: ${first.message}${more}.` : 'Invalid request.',
+    details: issues,
+  };
 }
 
 /** Parses a value with a schema or throws a 400 that says which field is wrong. */

@@ -7,7 +7,10 @@ import { ApiError } from '../errors.ts';
  * cancel on its next PATCH (`abort: true, reason: cancelled`) or through the push channel, and its final
  * report, with the cost it used, is still recorded. Returns the ids of the live workers to notify.
  */
-export async function cancelTask(tx: Queryable, taskId: string): Promise<{ task: TaskRow; liveWorkerIds: string[] }> {
+export async function cancelTask(
+  tx: Queryable,
+  taskId: string,
+): Promise<{ task: TaskRow; liveWorkerIds: string[] }> {
   const rows = await tx.query<TaskRow>(
     `UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', finished_at = now(), updated_at = now()
       WHERE id = $1 AND status IN ('pending', 'assigned', 'running') RETURNING *`,
@@ -15,7 +18,10 @@ export async function cancelTask(tx: Queryable, taskId: string): Promise<{ task:
   );
   if (!rows[0]) {
     const current = await tx.query<{ status: string }>('SELECT status FROM tasks WHERE id = $1', [taskId]);
-    throw new ApiError('conflict', `The task is already ${current[0]?.status ?? 'gone'}; only unfinished tasks can be cancelled.`);
+    throw new ApiError(
+      'conflict',
+      `The task is already ${current[0]?.status ?? 'gone'}; only unfinished tasks can be cancelled.`,
+    );
   }
   const live = await tx.query<{ id: string }>(
     `SELECT id FROM workers WHERE task_id = $1 AND status IN ('claimed', 'running')`,

@@ -30,7 +30,10 @@ export async function explainEmptyClaim(
     [account.id, account.level === 'admin', filter],
   );
   if ((claimable[0]?.n ?? 0) === 0) {
-    return { reason: 'no_workspaces', message: 'This account may not claim tasks in any of the requested workspaces.' };
+    return {
+      reason: 'no_workspaces',
+      message: 'This account may not claim tasks in any of the requested workspaces.',
+    };
   }
   const pending = await tx.query<PendingView>(
     `SELECT t.id, t.workspace_id, t.runner_preference, t.required_capabilities,
@@ -59,14 +62,26 @@ export async function explainEmptyClaim(
   const forRunner = pending.filter(runnerOk);
   if (forRunner.every((t) => missing(t).length > 0)) {
     const names = [...new Set(forRunner.flatMap(missing))].slice(0, 10);
-    return { reason: 'capability_mismatch', message: `The waiting tasks need capabilities this agent lacks: ${names.join(', ')}.` };
+    return {
+      reason: 'capability_mismatch',
+      message: `The waiting tasks need capabilities this agent lacks: ${names.join(', ')}.`,
+    };
   }
   const able = forRunner.filter((t) => missing(t).length === 0);
   if (able.every((t) => !t.deps_done)) {
-    return { reason: 'dependencies_pending', message: 'The waiting tasks depend on tasks that have not completed.' };
+    return {
+      reason: 'dependencies_pending',
+      message: 'The waiting tasks depend on tasks that have not completed.',
+    };
   }
   if (able.filter((t) => t.deps_done).every((t) => fullWorkspaces.includes(t.workspace_id))) {
-    return { reason: 'workspace_full', message: 'The workspaces with waiting tasks are at their running limit.' };
+    return {
+      reason: 'workspace_full',
+      message: 'The workspaces with waiting tasks are at their running limit.',
+    };
   }
-  return { reason: 'no_pending_tasks', message: 'The waiting tasks are backing off after failed attempts or are taken.' };
+  return {
+    reason: 'no_pending_tasks',
+    message: 'The waiting tasks are backing off after failed attempts or are taken.',
+  };
 }

@@ -35,26 +35,40 @@ export type ClaimResult = { claimed: Claimed[] } | { claimed: []; reason: ClaimR
  * accounts could otherwise both take the last free place.
  */
 export async function claimTasks(tx: Queryable, req: ClaimRequest): Promise<ClaimResult> {
-  const account = (await tx.query<AccountRow>('SELECT * FROM accounts WHERE id = $1 FOR UPDATE', [req.accountId]))[0];
+  const account = (
+    await tx.query<AccountRow>('SELECT * FROM accounts WHERE id = $1 FOR UPDATE', [req.accountId])
+  )[0];
   if (!account) return { claimed: [], reason: 'no_workspaces', message: 'The account no longer exists.' };
   const slots = await slotsLeft(tx, account, req.authType, req.maxTasks, req.retrySeconds);
 
   const isAdmin = account.level === 'admin';
   const filter = req.workspaces
     ? (
-        await tx.query<{ id: string }>('SELECT id FROM workspaces WHERE id = ANY($1::text[]) OR name = ANY($1::text[])', [
-          req.workspaces,
-        ])
+        await tx.query<{ id: string }>(
+          'SELECT id FROM workspaces WHERE id = ANY($1::text[]) OR name = ANY($1::text[])',
+          [req.workspaces],
+        )
       ).map((w) => w.id)
     : null;
   if (filter && filter.length === 0) {
-    return { claimed: [], reason: 'no_workspaces', message: `No workspace matches ${req.workspaces?.join(', ')}.` };
+    return {
+      claimed: [],
+      reason: 'no_workspaces',
+      message: `No workspace matches ${req.workspaces?.join(', ')}.`,
+    };
   }
 
   const room = await lockLimitedWorkspaces(tx, filter);
-  const full = [...room].filter(([, left]) => left <= 0).map(([id]) => id);
-  const candidates = await tx.query<TaskRow>(
-    `SELECT t.* FROM tasks t
+  const fullNow = () => [...room].filter(([, left]) => left <= 0).map(([id]) => id);
+  const full = fullNow();
+  const chosen: TaskRow[] = [];
+  // A limited workspace can fill up part-way through a batch of candidates; its surplus tasks must not hide
+  // claimable ones elsewhere, so ask again without it. Each extra round fills at least one more workspace.
+  for (let excluded = full; ; excluded = fullNow()) {
+    const wanted = slots - chosen.length;
+    const limit = room.size > 0 ? Math.min(wanted * 4, 400) : wanted;
+    const candidates = await tx.query<TaskRow>(
+      `SELECT t.* FROM tasks t
        JOIN workspaces w ON w.id = t.workspace_id
        LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $1
       WHERE t.status = 'pending'
@@ -71,19 +85,21 @@ export async function claimTasks(tx: Queryable, req: ClaimRequest): Promise<Clai
       ORDER BY t.priority DESC, t.seq
       LIMIT $9
       FOR UPDATE OF t SKIP LOCKED`,
-    [
-      account.id,
-      isAdmin,
-      filter,
-      account.type satisfies AccountType,
-      req.capabilities,
-      req.agentId,
-      req.excludeTaskIds,
-      full,
-      room.size > 0 ? Math.min(slots * 4, 400) : slots,
-    ],
-  );
-  const chosen = takeWithinRoom(candidates, room, slots);
+      [
+        account.id,
+        isAdmin,
+        filter,
+        account.type satisfies AccountType,
+        req.capabilities,
+        req.agentId,
+        req.excludeTaskIds,
+        excluded,
+        limit,
+      ],
+    );
+    chosen.push(...takeWithinRoom(candidates, room, wanted));
+    if (chosen.length >= slots || candidates.length < limit) break;
+  }
   if (chosen.length === 0) {
     const why = await explainEmptyClaim(tx, account, req, filter, full);
     return { claimed: [], ...why };
@@ -106,7 +122,8 @@ async function lockLimitedWorkspaces(tx: Queryable, filter: string[] | null): Pr
       WHERE status IN ('claimed', 'running') AND workspace_id = ANY($1::text[]) GROUP BY workspace_id`,
     [locked.map((w) => w.id)],
   );
-  for (const w of locked) room.set(w.id, w.max_running_tasks - (live.find((l) => l.workspace_id === w.id)?.n ?? 0));
+  for (const w of locked)
+    room.set(w.id, w.max_running_tasks - (live.find((l) => l.workspace_id === w.id)?.n ?? 0));
   return room;
 }
 
@@ -126,7 +143,12 @@ function takeWithinRoom(candidates: TaskRow[], room: Map<string, number>, slots:
 }
 
 /** Marks the chosen tasks assigned and inserts one worker with a lease for each. */
-async function assign(tx: Queryable, account: AccountRow, req: ClaimRequest, chosen: TaskRow[]): Promise<Claimed[]> {
+async function assign(
+  tx: Queryable,
+  account: AccountRow,
+  req: ClaimRequest,
+  chosen: TaskRow[],
+): Promise<Claimed[]> {
   const tasks = await tx.query<TaskRow>(
     `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, updated_at = now(),
             started_at = COALESCE(started_at, now())
@@ -140,7 +162,12 @@ async function assign(tx: Queryable, account: AccountRow, req: ClaimRequest, cho
   const plan = ordered.map((task) => {
     const workspace = workspaces.find((w) => w.id === task.workspace_id)!;
     const prefix = workspace.config?.branchPrefix ?? 'buildd/';
-    return { task, workspace, id: newId('wkr'), branch: `${prefix}${task.id.toLowerCase()}-${task.attempts}` };
+    return {
+      task,
+      workspace,
+      id: newId('wkr'),
+      branch: `${prefix}${task.id.toLowerCase()}-${task.attempts}`,
+    };
   });
   const workers = await tx.query<WorkerRow>(
     `INSERT INTO workers (id, task_id, account_id, agent_id, auth_type, branch, workspace_id, lease_expires_at)
@@ -158,5 +185,9 @@ async function assign(tx: Queryable, account: AccountRow, req: ClaimRequest, cho
       plan.map((p) => p.workspace.id),
     ],
   );
-  return plan.map((p) => ({ task: p.task, workspace: p.workspace, worker: workers.find((w) => w.id === p.id)! }));
+  return plan.map((p) => ({
+    task: p.task,
+    workspace: p.workspace,
+    worker: workers.find((w) => w.id === p.id)!,
+  }));
 }

@@ -6,7 +6,18 @@ import type { WorkerRow } from '../db/rows.ts';
  * the run was given back or broke for reasons outside the task. A task that ran out of turns or budget, or
  * was cancelled, fails for good until someone retries it by hand.
  */
-const retryableCauses = new Set(['shutdown', 'cost_limit', 'auth', 'sdk', 'git', 'api_error', 'timeout', 'error', 'aborted', 'lost']);
+const retryableCauses = new Set([
+  'shutdown',
+  'cost_limit',
+  'auth',
+  'sdk',
+  'git',
+  'api_error',
+  'timeout',
+  'error',
+  'aborted',
+  'lost',
+]);
 
 /** Backoff before the next attempt grows 5 s, 10 s, 20 s … up to this. */
 export const maxBackoffSeconds = 300;

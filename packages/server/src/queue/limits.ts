@@ -36,18 +36,37 @@ export async function slotsLeft(
   const usage = await readUsage(tx, account.id);
   const byWorkers = account.max_concurrent_workers - usage.live;
   if (byWorkers <= 0) {
-    throw limitError('concurrency_limit', 'concurrent workers', account.max_concurrent_workers, usage.live, retrySeconds);
+    throw limitError(
+      'concurrency_limit',
+      'concurrent workers',
+      account.max_concurrent_workers,
+      usage.live,
+      retrySeconds,
+    );
   }
   let slots = Math.min(requested, byWorkers);
   if (authType === 'oauth') {
     const bySessions = account.max_concurrent_sessions - usage.live_oauth;
     if (bySessions <= 0) {
-      throw limitError('session_limit', 'concurrent OAuth sessions', account.max_concurrent_sessions, usage.live_oauth, retrySeconds);
+      throw limitError(
+        'session_limit',
+        'concurrent OAuth sessions',
+        account.max_concurrent_sessions,
+        usage.live_oauth,
+        retrySeconds,
+      );
     }
     slots = Math.min(slots, bySessions);
   } else if (account.max_cost_per_day_usd !== null && usage.cost_today >= account.max_cost_per_day_usd) {
     const reset = secondsUntilUtcMidnight();
-    throw limitError('cost_limit', 'daily cost (USD)', account.max_cost_per_day_usd, usage.cost_today, reset.seconds, reset.resetsAt);
+    throw limitError(
+      'cost_limit',
+      'daily cost (USD)',
+      account.max_cost_per_day_usd,
+      usage.cost_today,
+      reset.seconds,
+      reset.resetsAt,
+    );
   }
   return slots;
 }
@@ -60,11 +79,17 @@ function limitError(
   retryAfterSeconds: number,
   resetsAt?: string,
 ): ApiError {
-  const when = resetsAt ? `It resets at ${resetsAt}.` : `Try again in ${retryAfterSeconds} s or when a run ends.`;
-  return new ApiError(code, `The account has reached its limit of ${limit} ${what} (now ${current}). ${when}`, {
-    limit,
-    current,
-    retryAfterSeconds,
-    ...(resetsAt ? { resetsAt } : {}),
-  });
+  const when = resetsAt
+    ? `It resets at ${resetsAt}.`
+    : `Try again in ${retryAfterSeconds} s or when a run ends.`;
+  return new ApiError(
+    code,
+    `The account has reached its limit of ${limit} ${what} (now ${current}). ${when}`,
+    {
+      limit,
+      current,
+      retryAfterSeconds,
+      ...(resetsAt ? { resetsAt } : {}),
+    },
+  );
 }

@@ -8,9 +8,13 @@ const reaperLockKey = 4_2424_2424;
  * remain, `failed` (exit cause `lost`) when they are used up. Lease math uses only the database clock.
  * Runs under a transaction-scoped advisory lock taken with try: a replica that finds it held skips the round.
  */
-export async function reapExpiredWorkers(db: Db): Promise<{ lost: number; requeued: number; failed: number }> {
+export async function reapExpiredWorkers(
+  db: Db,
+): Promise<{ lost: number; requeued: number; failed: number }> {
   return db.transaction(async (tx) => {
-    const got = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [reaperLockKey]);
+    const got = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+      reaperLockKey,
+    ]);
     if (!got[0]?.ok) return { lost: 0, requeued: 0, failed: 0 };
     const lost = await tx.query<{ id: string; task_id: string }>(
       `UPDATE workers SET status = 'lost', exit_cause = 'lost', finished_at = now(),

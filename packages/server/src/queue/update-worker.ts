@@ -24,7 +24,10 @@ function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus | undef
     case 'error':
       return 'failed';
     case 'lost':
-      throw new ApiError('validation_failed', 'An agent cannot mark its own worker lost; report failed instead.');
+      throw new ApiError(
+        'validation_failed',
+        'An agent cannot mark its own worker lost; report failed instead.',
+      );
   }
 }
 
@@ -120,9 +123,10 @@ export async function updateWorker(
     return { abort: false, worker };
   }
   if (status === 'running' || current.status === 'claimed') {
-    await tx.query(`UPDATE tasks SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'assigned'`, [
-      worker.task_id,
-    ]);
+    await tx.query(
+      `UPDATE tasks SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'assigned'`,
+      [worker.task_id],
+    );
   }
   if (current.task_status === 'cancelled') return { abort: true, reason: 'cancelled', worker, live: true };
   if (worker.auth_type === 'api' && account.max_cost_per_day_usd !== null && costDelta > 0) {

@@ -1,12 +1,35 @@
 import type { Queryable } from '../db/index.ts';
 
+const lastWrite = new Map<string, { at: number; shape: string }>();
+
 /** Remembers a running agent (name, host, version, capabilities) and when it was last heard from. */
 export async function recordAgent(
   db: Queryable,
   accountId: string,
-  body: { agentId: string; agentName?: string; host?: string; version?: string; capabilities: string[]; maxTasks: number },
+  body: {
+    agentId: string;
+    agentName?: string;
+    host?: string;
+    version?: string;
+    capabilities: string[];
+    maxTasks: number;
+  },
   workspaces: string[],
 ): Promise<void> {
+  // Claims come every few seconds per agent; the row only needs writing when it changed or every 5 s.
+  const key = `${accountId}\u0000${body.agentId}`;
+  const shape = JSON.stringify([
+    body.agentName,
+    body.host,
+    body.version,
+    body.capabilities,
+    body.maxTasks,
+    workspaces,
+  ]);
+  const last = lastWrite.get(key);
+  if (last && last.shape === shape && Date.now() - last.at < 5000) return;
+  if (lastWrite.size > 10_000) lastWrite.clear();
+  lastWrite.set(key, { at: Date.now(), shape });
   await db.query(
     `INSERT INTO agents (account_id, id, name, host, version, capabilities, max_tasks, workspace_ids, last_seen_at)
      VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], now())

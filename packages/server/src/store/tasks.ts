@@ -18,7 +18,11 @@ export async function findVisibleTask(db: Queryable, account: AuthedAccount, id:
 }
 
 /** The task's workers that the account may see: its own, or all of them for an admin. */
-export async function workersOfTask(db: Queryable, account: AuthedAccount, taskId: string): Promise<WorkerRow[]> {
+export async function workersOfTask(
+  db: Queryable,
+  account: AuthedAccount,
+  taskId: string,
+): Promise<WorkerRow[]> {
   return db.query<WorkerRow>(
     'SELECT * FROM workers WHERE task_id = $1 AND ($2::boolean OR account_id = $3) ORDER BY created_at, id',
     [taskId, account.level === 'admin', account.id],
@@ -41,7 +45,9 @@ export async function insertTask(
     );
     const missing = deps.filter((d) => !found.some((f) => f.id === d));
     if (missing.length > 0) {
-      throw new ApiError('validation_failed', `dependsOn names unknown tasks: ${missing.join(', ')}.`, { missing });
+      throw new ApiError('validation_failed', `dependsOn names unknown tasks: ${missing.join(', ')}.`, {
+        missing,
+      });
     }
   }
   const rows = await db.query<TaskRow>(

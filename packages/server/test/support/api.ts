@@ -1,6 +1,11 @@
 /** A tiny HTTP client for tests: real requests, answers as `{ status, body }`. */
 export function apiClient(baseUrl: string, key?: string) {
-  const call = async <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call = async <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const res = await fetch(`${baseUrl}${path}`, {
       method,
       headers: {
@@ -33,7 +38,16 @@ export type ApiClient = ReturnType<typeof apiClient>;
 
 /** Creates an account through the API and returns its id, key and a client that uses that key. */
 export async function makeAccount(admin: ApiClient, baseUrl: string, body: Record<string, unknown>) {
-  const res = await admin.post('/api/accounts', { name: `acct-${Math.random().toString(36).slice(2, 8)}`, type: 'user', ...body });
-  if (res.status !== 201) throw new Error(`account creation failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.account.id as string, key: res.body.apiKey as string, api: apiClient(baseUrl, res.body.apiKey) };
+  const res = await admin.post('/api/accounts', {
+    name: `acct-${Math.random().toString(36).slice(2, 8)}`,
+    type: 'user',
+    ...body,
+  });
+  if (res.status !== 201)
+    throw new Error(`account creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return {
+    id: res.body.account.id as string,
+    key: res.body.apiKey as string,
+    api: apiClient(baseUrl, res.body.apiKey),
+  };
 }

@@ -21,9 +21,13 @@ export function hasPostgres(): Promise<boolean> {
       return true;
     } catch (err) {
       if (process.env.BUILDD_REQUIRE_POSTGRES === '1') {
-        throw new Error(`PostgreSQL is required (BUILDD_REQUIRE_POSTGRES=1) but ${postgresUrl} is unreachable: ${(err as Error).message}`);
+        throw new Error(
+          `PostgreSQL is required (BUILDD_REQUIRE_POSTGRES=1) but ${postgresUrl} is unreachable: ${(err as Error).message}`,
+        );
       }
-      console.warn(`NOTICE: PostgreSQL at ${postgresUrl} is unreachable; the PostgreSQL leg of the tests is skipped.`);
+      console.warn(
+        `NOTICE: PostgreSQL at ${postgresUrl} is unreachable; the PostgreSQL leg of the tests is skipped.`,
+      );
       return false;
     }
   })();
@@ -48,7 +52,7 @@ export async function freshDb(engine: Engine): Promise<Db & { dropSchema(): Prom
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
-    const db = openPostgres({ connectionString: postgresUrl, schema, maxConnections: 40 });
+    const db = openPostgres({ connectionString: postgresUrl, schema, maxConnections: 10 });
     return Object.assign(db, {
       async dropSchema() {
         const c = new pg.Client({ connectionString: postgresUrl });

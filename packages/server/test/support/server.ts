@@ -21,7 +21,13 @@ export interface TestServer {
  * On PGlite only one test server per test file may be open at a time (they share one connection).
  */
 export async function startTestServer(
-  opts: { engine?: Engine; leaseSeconds?: number; renewSeconds?: number; reapIntervalSeconds?: number; db?: Db } = {},
+  opts: {
+    engine?: Engine;
+    leaseSeconds?: number;
+    renewSeconds?: number;
+    reapIntervalSeconds?: number;
+    db?: Db;
+  } = {},
 ): Promise<TestServer> {
   const engine = opts.engine ?? 'pglite';
   const db = opts.db ?? (await freshDb(engine));

@@ -4,7 +4,7 @@ import type { AccountRow, ApiKeyRow } from '../../db/rows.ts';
 import { toAccount, toApiKey } from '../../db/rows.ts';
 import { notFound } from '../../errors.ts';
 import { createAccount, createApiKey } from '../../store/accounts.ts';
-import { requireAdmin } from '../auth.ts';
+import { forgetKeys, requireAdmin } from '../auth.ts';
 import { readJson, readQuery } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 import { pageOf } from '../paging.ts';
@@ -69,6 +69,7 @@ export function accountRoutes() {
       ],
     );
     if (!rows[0]) throw notFound('account', id);
+    forgetKeys();
     return c.json(toAccount(rows[0]));
   });
 
@@ -105,6 +106,7 @@ export function accountRoutes() {
       [id],
     );
     if (!rows[0]) throw notFound('API key', id);
+    forgetKeys();
     return c.json(toApiKey(rows[0]));
   });
 

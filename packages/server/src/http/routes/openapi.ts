@@ -16,30 +16,130 @@ const list = <T extends z.ZodType>(item: T) => p.page(item);
 
 /** Every route, with the protocol schema of its body and answer: the OpenAPI document is built from this. */
 const operations: Op[] = [
-  { method: 'get', path: '/api/me', summary: 'The calling account', answer: z.object({ account: p.Account }) },
-  { method: 'post', path: '/api/accounts', summary: 'Create an account (admin)', body: p.CreateAccountBody, answer: p.CreatedAccount, status: 201 },
+  {
+    method: 'get',
+    path: '/api/me',
+    summary: 'The calling account',
+    answer: z.object({ account: p.Account }),
+  },
+  {
+    method: 'post',
+    path: '/api/accounts',
+    summary: 'Create an account (admin)',
+    body: p.CreateAccountBody,
+    answer: p.CreatedAccount,
+    status: 201,
+  },
   { method: 'get', path: '/api/accounts', summary: 'List accounts (admin)', answer: list(p.Account) },
   { method: 'get', path: '/api/accounts/{id}', summary: 'One account', answer: p.Account },
-  { method: 'patch', path: '/api/accounts/{id}', summary: 'Change an account (admin)', body: p.UpdateAccountBody, answer: p.Account },
-  { method: 'post', path: '/api/accounts/{id}/keys', summary: 'New API key (admin)', body: p.CreateKeyBody, answer: z.object({ key: p.ApiKey, apiKey: z.string() }), status: 201 },
-  { method: 'get', path: '/api/accounts/{id}/keys', summary: 'API keys of an account (admin)', answer: list(p.ApiKey) },
+  {
+    method: 'patch',
+    path: '/api/accounts/{id}',
+    summary: 'Change an account (admin)',
+    body: p.UpdateAccountBody,
+    answer: p.Account,
+  },
+  {
+    method: 'post',
+    path: '/api/accounts/{id}/keys',
+    summary: 'New API key (admin)',
+    body: p.CreateKeyBody,
+    answer: z.object({ key: p.ApiKey, apiKey: z.string() }),
+    status: 201,
+  },
+  {
+    method: 'get',
+    path: '/api/accounts/{id}/keys',
+    summary: 'API keys of an account (admin)',
+    answer: list(p.ApiKey),
+  },
   { method: 'delete', path: '/api/keys/{id}', summary: 'Revoke an API key (admin)', answer: p.ApiKey },
-  { method: 'post', path: '/api/workspaces', summary: 'Create a workspace (admin)', body: p.CreateWorkspaceBody, answer: p.Workspace, status: 201 },
+  {
+    method: 'post',
+    path: '/api/workspaces',
+    summary: 'Create a workspace (admin)',
+    body: p.CreateWorkspaceBody,
+    answer: p.Workspace,
+    status: 201,
+  },
   { method: 'get', path: '/api/workspaces', summary: 'Workspaces you can see', answer: list(p.Workspace) },
   { method: 'get', path: '/api/workspaces/{id}', summary: 'One workspace (id or name)', answer: p.Workspace },
-  { method: 'patch', path: '/api/workspaces/{id}', summary: 'Change a workspace (admin)', body: p.UpdateWorkspaceBody, answer: p.Workspace },
-  { method: 'put', path: '/api/workspaces/{id}/members/{accountId}', summary: 'Grant claim/create (admin)', body: p.SetMemberBody, answer: p.WorkspaceMember },
-  { method: 'get', path: '/api/workspaces/{id}/members', summary: 'Grants of a workspace (admin)', answer: list(p.WorkspaceMember) },
-  { method: 'post', path: '/api/tasks', summary: 'Create a task', body: p.CreateTaskBody, answer: p.Task, status: 201 },
-  { method: 'get', path: '/api/tasks', summary: 'List tasks (?workspaceId=&status=&cursor=)', answer: list(p.Task) },
+  {
+    method: 'patch',
+    path: '/api/workspaces/{id}',
+    summary: 'Change a workspace (admin)',
+    body: p.UpdateWorkspaceBody,
+    answer: p.Workspace,
+  },
+  {
+    method: 'put',
+    path: '/api/workspaces/{id}/members/{accountId}',
+    summary: 'Grant claim/create (admin)',
+    body: p.SetMemberBody,
+    answer: p.WorkspaceMember,
+  },
+  {
+    method: 'get',
+    path: '/api/workspaces/{id}/members',
+    summary: 'Grants of a workspace (admin)',
+    answer: list(p.WorkspaceMember),
+  },
+  {
+    method: 'post',
+    path: '/api/tasks',
+    summary: 'Create a task',
+    body: p.CreateTaskBody,
+    answer: p.Task,
+    status: 201,
+  },
+  {
+    method: 'get',
+    path: '/api/tasks',
+    summary: 'List tasks (?workspaceId=&status=&cursor=)',
+    answer: list(p.Task),
+  },
   { method: 'get', path: '/api/tasks/{id}', summary: 'A task with its workers', answer: p.TaskWithWorkers },
-  { method: 'patch', path: '/api/tasks/{id}', summary: 'Change a pending task', body: p.UpdateTaskBody, answer: p.Task },
+  {
+    method: 'patch',
+    path: '/api/tasks/{id}',
+    summary: 'Change a pending task',
+    body: p.UpdateTaskBody,
+    answer: p.Task,
+  },
   { method: 'post', path: '/api/tasks/{id}/cancel', summary: 'Cancel a task', answer: p.Task },
-  { method: 'post', path: '/api/tasks/{id}/retry', summary: 'Retry a failed or cancelled task', answer: p.Task },
-  { method: 'get', path: '/api/tasks/{id}/events', summary: 'Progress events (?after=)', answer: p.EventsPage },
-  { method: 'post', path: '/api/workers/claim', summary: 'Claim tasks (agents)', body: p.ClaimBody, answer: p.ClaimResponse },
-  { method: 'patch', path: '/api/workers/{id}', summary: 'Progress and completion (agents)', body: p.PatchWorkerBody, answer: p.PatchWorkerResponse },
-  { method: 'post', path: '/api/workers/{id}/events', summary: 'Append progress events (agents)', body: p.PostEventsBody, answer: p.PostEventsResponse },
+  {
+    method: 'post',
+    path: '/api/tasks/{id}/retry',
+    summary: 'Retry a failed or cancelled task',
+    answer: p.Task,
+  },
+  {
+    method: 'get',
+    path: '/api/tasks/{id}/events',
+    summary: 'Progress events (?after=)',
+    answer: p.EventsPage,
+  },
+  {
+    method: 'post',
+    path: '/api/workers/claim',
+    summary: 'Claim tasks (agents)',
+    body: p.ClaimBody,
+    answer: p.ClaimResponse,
+  },
+  {
+    method: 'patch',
+    path: '/api/workers/{id}',
+    summary: 'Progress and completion (agents)',
+    body: p.PatchWorkerBody,
+    answer: p.PatchWorkerResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/workers/{id}/events',
+    summary: 'Append progress events (agents)',
+    body: p.PostEventsBody,
+    answer: p.PostEventsResponse,
+  },
   { method: 'get', path: '/api/workers/{id}', summary: 'One worker (holder or admin)', answer: p.Worker },
   { method: 'get', path: '/api/agents', summary: 'Running agents', answer: list(p.Agent) },
 ];
@@ -55,7 +155,9 @@ export function buildOpenApi() {
     paths[op.path]![op.method] = {
       summary: op.summary,
       security: [{ bearer: [] }],
-      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } } : {}),
+      ...(op.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } }
+        : {}),
       responses: {
         [String(op.status ?? 200)]: {
           description: 'OK',
@@ -68,7 +170,9 @@ export function buildOpenApi() {
   return {
     openapi: '3.1.0',
     info: { title: 'buildd API', version: p.protocolVersion },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A buildd API key' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A buildd API key' } },
+    },
     paths,
   };
 }
@@ -77,6 +181,9 @@ export function buildOpenApi() {
 export function openapiRoute() {
   const r = new Hono<AppEnv>();
   let doc: ReturnType<typeof buildOpenApi> | undefined;
-  r.get('/openapi.json', (c) => c.json((doc ??= buildOpenApi())));
+  r.get('/openapi.json', (c) => {
+    doc ??= buildOpenApi();
+    return c.json(doc);
+  });
   return r;
 }

@@ -1,6 +1,13 @@
 import { CreateTaskBody, ListTasksQuery, PageQuery, UpdateTaskBody } from '@buildd/protocol';
 import { Hono } from 'hono';
-import { type TaskRow, taskColumns, toTask, toWorker, toWorkerEvent, type WorkerEventRow } from '../../db/rows.ts';
+import {
+  type TaskRow,
+  taskColumns,
+  toTask,
+  toWorker,
+  toWorkerEvent,
+  type WorkerEventRow,
+} from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';
@@ -82,7 +89,8 @@ export function taskRoutes() {
         body.model ?? null,
       ],
     );
-    if (!rows[0]) throw new ApiError('conflict', `The task is ${task.status}; only a pending task can be changed.`);
+    if (!rows[0])
+      throw new ApiError('conflict', `The task is ${task.status}; only a pending task can be changed.`);
     await c.var.deps.bus.publish('buildd_tasks');
     return c.json(toTask(rows[0]));
   });

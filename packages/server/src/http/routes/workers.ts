@@ -1,8 +1,8 @@
 import { ClaimBody, PatchWorkerBody, PostEventsBody } from '@buildd/protocol';
 import { Hono } from 'hono';
+import { retryTransient } from '../../db/retry.ts';
 import type { AccountRow, WorkerRow } from '../../db/rows.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
-import { retryTransient } from '../../db/retry.ts';
 import { ApiError, notFound } from '../../errors.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimResult, claimTasks } from '../../queue/claim.ts';
@@ -77,7 +77,10 @@ export function workerRoutes() {
     );
     if (result.abort && !result.live) {
       const err = new ApiError('worker_not_live', `This worker is ${result.worker.status}; stop the run.`);
-      return c.json({ abort: true, reason: result.reason, worker: toWorker(result.worker), ...err.toBody() }, 409);
+      return c.json(
+        { abort: true, reason: result.reason, worker: toWorker(result.worker), ...err.toBody() },
+        409,
+      );
     }
     if (result.worker.finished_at !== null) await bus.publish('buildd_tasks', result.worker.workspace_id);
     return c.json(

@@ -1,0 +1,17 @@
+// `npm run bench`: prints figures to compare between runs. Not a test: nothing here passes or fails on time.
+import { benchLifecycles } from './server-lifecycle.ts';
+
+const only = process.argv[2];
+const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',') as Array<'postgres' | 'pglite'>;
+
+if (!only || only === 'server') {
+  console.log(
+    '# server: full task lifecycles through HTTP (claim → running → completed), 32 concurrent claimers',
+  );
+  for (const engine of engines) {
+    const f = await benchLifecycles(engine, Number(process.env.BENCH_TASKS ?? 3000));
+    console.log(
+      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)`,
+    );
+  }
+}
