@@ -110,30 +110,41 @@ export async function prepareCheckout(input: {
   const cacheDir = join(dataDir, 'repos', cacheName(repoUrl));
   const dir = join(dataDir, 'worktrees', workerId);
   return withRepoLock(cacheDir, async () => {
-    await ensureClone(repoUrl, cacheDir, opts);
-    await git(cacheDir, ['fetch', '--prune', '--quiet', 'origin'], { ...opts, timeoutMs: 600_000 });
+    const cloned = await ensureClone(repoUrl, cacheDir, opts);
+    if (!cloned)
+      await git(cacheDir, ['fetch', '--prune', '--quiet', 'origin'], { ...opts, timeoutMs: 600_000 });
     await dropWorktree(cacheDir, dir, branch); // leftovers of a crashed run with the same worker id
-    const base = `origin/${workspace.defaultBranch}`;
-    const baseSha = (
-      await git(cacheDir, ['rev-parse', '--verify', '--quiet', `${base}^{commit}`]).catch(() => '')
-    ).trim();
+    const baseSha = await commitOf(cacheDir, `origin/${workspace.defaultBranch}`);
     if (!baseSha) {
       throw new GitError(
         `branch ${workspace.defaultBranch} does not exist in ${repoUrl}: check the workspace's defaultBranch`,
       );
     }
+    // A branch an earlier attempt already pushed is continued, so the final push fast-forwards.
+    const startSha = (await commitOf(cacheDir, `origin/${branch}`)) || baseSha;
     await mkdir(join(dataDir, 'worktrees'), { recursive: true });
-    await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, dir, baseSha], opts);
+    await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, dir, startSha], opts);
     return { dir, branch, repo: { cacheDir, baseSha } };
   });
 }
 
-async function ensureClone(repoUrl: string, cacheDir: string, opts: { signal?: AbortSignal }) {
+/** The commit a ref points to, or '' when it does not exist. */
+async function commitOf(cacheDir: string, ref: string): Promise<string> {
+  const sha = await git(cacheDir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
+  return sha.trim();
+}
+
+/** Clone the cache unless a valid one exists; true when it was cloned just now. */
+async function ensureClone(
+  repoUrl: string,
+  cacheDir: string,
+  opts: { signal?: AbortSignal },
+): Promise<boolean> {
   // Compare paths: a half-made directory inside some other repository would otherwise look valid.
   const gitDir = await git(cacheDir, ['rev-parse', '--absolute-git-dir']).catch(() => '');
   const real = await realpath(cacheDir).catch(() => cacheDir);
   const valid = gitDir.trim() === join(real, '.git');
-  if (valid) return;
+  if (valid) return false;
   // Clone beside the final path and rename, so a crash mid-clone never leaves a half cache behind.
   const partial = `${cacheDir}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
@@ -144,6 +155,7 @@ async function ensureClone(repoUrl: string, cacheDir: string, opts: { signal?: A
     timeoutMs: 1_800_000,
   });
   await rename(partial, cacheDir);
+  return true;
 }
 
 /** What a run left on its branch, measured against the base it started from. */
@@ -173,7 +185,8 @@ export async function commitAndMeasure(checkout: Checkout, message: string): Pro
   let filesChanged = 0;
   let linesAdded = 0;
   let linesRemoved = 0;
-  for (const line of (await git(dir, ['diff', '--numstat', baseSha, 'HEAD'])).split('\n')) {
+  // Three dots: changes since the merge base, not the reverse of what the default branch gained since.
+  for (const line of (await git(dir, ['diff', '--numstat', `${baseSha}...HEAD`])).split('\n')) {
     const [added, removed] = line.split('\t');
     if (added === undefined || removed === undefined) continue;
     filesChanged += 1;

@@ -2,28 +2,15 @@
  * Stopping a run: cancellation mid-tool, the caller's other abort reasons, and the wall-clock
  * timeout. The real SDK runs against the fake Messages API; afterwards no process of the run may be left.
  */
-import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTask } from '../src/run.ts';
-import { bash, type FakeAnthropic, type Step, startFakeAnthropic, text } from './support/fake-anthropic.ts';
-import { makeOrigin, type Origin, tempDir } from './support/git-fixtures.ts';
-import { claudeEnvFor, makeContext, makeWorker } from './support/run-fixtures.ts';
+import { bash, type Step, text } from './support/fake-anthropic.ts';
+import { makeContext, makeWorker, useRunSandbox } from './support/run-fixtures.ts';
 
-let root: string;
-let origin: Origin;
-let fake: FakeAnthropic | null = null;
-
-beforeEach(() => {
-  root = tempDir('buildd-abort-');
-  origin = makeOrigin(root);
-});
-
-afterEach(async () => {
-  await fake?.close();
-  fake = null;
-  rmSync(root, { recursive: true, force: true });
-});
+const box = useRunSandbox();
+const setup = (script: Step[]) => box.start(script, { apiKey: 'sk-ant-test-abort' });
 
 /** Pids whose command line contains `marker`, or whose working directory is under `dir`. */
 function processes(match: { marker?: string; dir?: string }): string[] {
@@ -46,13 +33,6 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-async function setup(script: Step[]) {
-  fake = await startFakeAnthropic({ script });
-  const dataDir = join(root, 'data');
-  const claudeEnv = claudeEnvFor(join(root, 'home'), fake.url, { apiKey: 'sk-ant-test-abort' });
-  return { fake, dataDir, claudeEnv };
-}
-
 describe('stopping a run', () => {
   it('cancels during a slow Bash tool within seconds and leaves no process behind', async () => {
     // A unique sleep length marks the tool's process in /proc.
@@ -62,7 +42,7 @@ describe('stopping a run', () => {
       text('should never be asked'),
     ]);
     const controller = new AbortController();
-    const worker = makeWorker({ workspace: { repoUrl: origin.url } });
+    const worker = makeWorker({ workspace: { repoUrl: box.origin.url } });
     const running = runTask(worker, makeContext({ dataDir, claudeEnv, signal: controller.signal }));
     await waitFor(() => processes({ marker: seconds }).length > 0, 30_000);
     const abortedAt = Date.now();
@@ -73,7 +53,7 @@ describe('stopping a run', () => {
     expect(Date.now() - abortedAt).toBeLessThan(8_000);
     expect(processes({ marker: seconds })).toEqual([]);
     expect(processes({ dir: dataDir })).toEqual([]);
-    expect(origin.hasBranch(worker.branch)).toBe(false);
+    expect(box.origin.hasBranch(worker.branch)).toBe(false);
     expect(readdirSync(join(dataDir, 'worktrees'))).toEqual([]);
   });
 

@@ -2,10 +2,18 @@
  * Builders for runTask tests: a zod-valid ClaimedWorker, an isolated Claude environment pointing at
  * the fake Messages API, and a RunContext whose reporter records everything.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClaimedWorker, type Task, type Workspace } from '@buildd/protocol';
+import { afterEach, beforeEach } from 'vitest';
 import type { RunContext, RunReporter } from '../../src/run.ts';
+import {
+  type FakeAnthropic,
+  type FakeAnthropicOptions,
+  type Step,
+  startFakeAnthropic,
+} from './fake-anthropic.ts';
+import { makeOrigin, type Origin, tempDir } from './git-fixtures.ts';
 
 let counter = 0;
 
@@ -70,11 +78,7 @@ export function makeWorker(
  * The SDK child's environment: a temporary HOME and Claude config dir (never the machine's real
  * ~/.claude, which may hold a login), the fake as base URL, no retries, and one credential.
  */
-export function claudeEnvFor(
-  home: string,
-  fakeUrl: string,
-  credential: { apiKey: string } | { oauthToken: string },
-): Record<string, string> {
+export function claudeEnvFor(home: string, fakeUrl: string, credential: Credential): Record<string, string> {
   mkdirSync(join(home, 'tmp'), { recursive: true });
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -112,4 +116,56 @@ export function makeContext(
     recorded,
     events: (type) => recorded.flatMap((r) => (r.kind === 'event' && r.type === type ? [r.data] : [])),
   };
+}
+
+/** Per-test surroundings of a run: a temp root, a bare origin in it and (once started) a fake API. */
+export interface RunSandbox {
+  root: string;
+  origin: Origin;
+  dataDir: string;
+  fake: FakeAnthropic | null;
+  /** Start the fake with a script (or options) and return the Claude env pointing at it. */
+  start(script: Step[] | FakeAnthropicOptions, credential?: Credential): Promise<RunSetup>;
+}
+
+type Credential = { apiKey: string } | { oauthToken: string };
+
+/** What `RunSandbox.start` returns. */
+export interface RunSetup {
+  fake: FakeAnthropic;
+  dataDir: string;
+  claudeEnv: Record<string, string>;
+}
+
+/** Test API key: shaped like a real one, accepted only by the fake. */
+export const testApiKey = 'sk-ant-test-0123456789abcdef';
+
+/**
+ * Register beforeEach/afterEach hooks that give each test a fresh RunSandbox and remove it (temp
+ * dirs, the fake server) afterwards. Call at the top of a test file.
+ */
+export function useRunSandbox(originFiles: Record<string, string> = {}): RunSandbox {
+  const box = { fake: null } as RunSandbox;
+  beforeEach(() => {
+    box.root = tempDir('buildd-run-');
+    box.origin = makeOrigin(box.root, { files: originFiles });
+    box.dataDir = join(box.root, 'data');
+    box.fake = null;
+  });
+  afterEach(async () => {
+    await box.fake?.close();
+    box.fake = null;
+    rmSync(box.root, { recursive: true, force: true });
+  });
+  box.start = async (script, credential = { apiKey: testApiKey }) => {
+    await box.fake?.close();
+    const fake = await startFakeAnthropic(Array.isArray(script) ? { script } : script);
+    box.fake = fake;
+    return {
+      fake,
+      dataDir: box.dataDir,
+      claudeEnv: claudeEnvFor(join(box.root, 'home'), fake.url, credential),
+    };
+  };
+  return box;
 }
