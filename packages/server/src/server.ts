@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { Db } from './db/index.ts';
 import { migrate } from './db/index.ts';
+import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import type { AppDeps } from './http/context.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
@@ -14,6 +15,8 @@ export interface RunningServer {
   deps: AppDeps;
   /** Runs one reaper round now (tests use it instead of waiting for the timer). */
   reap(): Promise<{ lost: number; requeued: number; failed: number }>;
+  /** The agents' push channel. */
+  channel: AgentChannel;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   timer.unref();
 
   const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
+  const channel = new AgentChannel(opts.db, bus);
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    channel.handleUpgrade(req, socket, head).catch(() => socket.destroy());
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -65,8 +76,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     port,
     deps,
     reap,
+    channel,
     async close() {
       clearInterval(timer);
+      channel.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Long polls and streams would hold close() open; end them.

@@ -1,0 +1,110 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AgentChannelMessage } from '@buildd/protocol';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Db } from '../db/index.ts';
+import { apiKeyPattern, hashApiKey } from '../ids.ts';
+import type { Bus } from './bus.ts';
+
+interface Connection {
+  socket: WebSocket;
+  accountId: string;
+  agentId: string | undefined;
+  lastHint: number;
+}
+
+export const agentChannelPath = '/api/agents/channel';
+
+/**
+ * The spec's "WebSocket connection for real-time task push". The server pushes hints (`tasks_available`)
+ * and commands (`cancel` a worker); the agent still decides nothing from a hint alone: it claims over
+ * HTTP and keeps polling, so a dropped socket only costs latency.
+ */
+export class AgentChannel {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly connections = new Set<Connection>();
+  private readonly offs: Array<() => void> = [];
+  private readonly pingTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: Db,
+    bus: Bus,
+  ) {
+    this.offs.push(bus.on('buildd_tasks', () => this.hintAll()));
+    this.offs.push(bus.on('buildd_cancel', (workerId) => void this.cancel(workerId)));
+    // Pings keep idle sockets alive through proxies and reveal dead peers.
+    this.pingTimer = setInterval(() => {
+      for (const c of this.connections) if (c.socket.readyState === WebSocket.OPEN) c.socket.ping();
+    }, 25_000);
+    this.pingTimer.unref();
+  }
+
+  /** Handles an HTTP upgrade on the channel path: Bearer auth, then the socket joins. */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const key = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    if (!key || !apiKeyPattern.test(key)) return refuse(401, 'Unauthorized');
+    const rows = await this.db
+      .query<{ account_id: string }>(
+        'SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+        [hashApiKey(key)],
+      )
+      .catch(() => []);
+    const accountId = rows[0]?.account_id;
+    if (!accountId) return refuse(401, 'Unauthorized');
+    const agentId = new URL(req.url ?? '/', 'http://x').searchParams.get('agentId') ?? undefined;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn: Connection = { socket: ws, accountId, agentId, lastHint: 0 };
+      this.connections.add(conn);
+      ws.on('close', () => this.connections.delete(conn));
+      ws.on('error', () => this.connections.delete(conn));
+      // Agents only listen; anything they send is ignored.
+      this.send(conn, { type: 'hello', agentId });
+    });
+  }
+
+  private send(conn: Connection, msg: AgentChannelMessage): void {
+    if (conn.socket.readyState === WebSocket.OPEN) conn.socket.send(JSON.stringify(msg));
+  }
+
+  /** Tells every agent that tasks may be claimable; at most a few hints a second per socket. */
+  private hintAll(): void {
+    const now = Date.now();
+    for (const c of this.connections) {
+      if (now - c.lastHint < 100) continue;
+      c.lastHint = now;
+      this.send(c, { type: 'tasks_available' });
+    }
+  }
+
+  private async cancel(workerId: string): Promise<void> {
+    const rows = await this.db
+      .query<{ account_id: string; agent_id: string }>(
+        'SELECT account_id, agent_id FROM workers WHERE id = $1',
+        [workerId],
+      )
+      .catch(() => []);
+    const w = rows[0];
+    if (!w) return;
+    for (const c of this.connections) {
+      if (c.accountId === w.account_id && (c.agentId === undefined || c.agentId === w.agent_id)) {
+        this.send(c, { type: 'cancel', workerId, reason: 'cancelled' });
+      }
+    }
+  }
+
+  /** How many agents are connected (for /healthz and tests). */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  close(): void {
+    clearInterval(this.pingTimer);
+    for (const off of this.offs) off();
+    for (const c of this.connections) c.socket.terminate();
+    this.connections.clear();
+    this.wss.close();
+  }
+}

@@ -1,0 +1,77 @@
+import type { AgentChannelMessage } from '@buildd/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { testEngines } from './support/engines.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+/** Connects like an agent and collects what the server pushes. */
+async function connect(url: string, key: string, agentId: string) {
+  const messages: AgentChannelMessage[] = [];
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/api/agents/channel?agentId=${agentId}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const next = async (type: AgentChannelMessage['type']) => {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const found = messages.find((m) => m.type === type);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no ${type} message within 5 s; got ${JSON.stringify(messages)}`);
+  };
+  return { ws, messages, next };
+}
+
+describe.each(await testEngines())('agent channel on %s', (engine) => {
+  let t: TestServer;
+  let admin: ApiClient;
+  beforeEach(async () => {
+    t = await startTestServer({ engine });
+    admin = apiClient(t.url, t.adminKey);
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('refuses a socket without a valid key', async () => {
+    const ws = new WebSocket(`${t.url.replace('http', 'ws')}/api/agents/channel`, {
+      headers: { authorization: 'Bearer buildd_user_notarealkeynotarealkeynotarealkey12' },
+    });
+    const status = await new Promise<number>((resolve) =>
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
+    expect(status).toBe(401);
+  });
+
+  it('pushes a hint when a task is created and a cancel to the agent running it', async () => {
+    const agent = await makeAccount(admin, t.url, { type: 'service' });
+    const other = await makeAccount(admin, t.url, { type: 'service' });
+    const mine = await connect(t.url, agent.key, 'agent-1');
+    const theirs = await connect(t.url, other.key, 'agent-2');
+    await mine.next('hello');
+    await admin.post('/api/workspaces', { name: 'ch' });
+    const task = await admin.post('/api/tasks', { workspaceId: 'ch', title: 'x', prompt: 'y' });
+    await mine.next('tasks_available');
+
+    const claim = await agent.api.post('/api/workers/claim', {
+      maxTasks: 1,
+      authType: 'api',
+      agentId: 'agent-1',
+    });
+    const workerId = claim.body.workers[0].id;
+    await admin.post(`/api/tasks/${task.body.id}/cancel`);
+    const cancel = await mine.next('cancel');
+    expect(cancel).toEqual({ type: 'cancel', workerId, reason: 'cancelled' });
+    // Another account's agent never hears about this worker.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(theirs.messages.some((m) => m.type === 'cancel')).toBe(false);
+    mine.ws.close();
+    theirs.ws.close();
+  });
+});
