@@ -44,5 +44,8 @@ export async function startLocalAgent(
     log.warn('the local agent package is not available; run buildd-agent separately');
     return undefined;
   }
-  return agent.startAgent({ server: serverUrl, apiKey, maxTasks: 1, name: 'local' });
+  const running = agent.startAgent({ server: serverUrl, apiKey, maxTasks: 1, name: 'local' });
+  running.done.catch((err: unknown) => log.error({ err: (err as Error).message }, 'the local agent stopped'));
+  log.info('a local agent runs tasks in this process (one at a time)');
+  return running;
 }
