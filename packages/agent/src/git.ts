@@ -111,8 +111,7 @@ export async function prepareCheckout(input: {
   const dir = join(dataDir, 'worktrees', workerId);
   return withRepoLock(cacheDir, async () => {
     const cloned = await ensureClone(repoUrl, cacheDir, opts);
-    if (!cloned)
-      await git(cacheDir, ['fetch', '--prune', '--quiet', 'origin'], { ...opts, timeoutMs: 600_000 });
+    if (!cloned) await fetchBranches(cacheDir, workspace.defaultBranch, branch, opts);
     await dropWorktree(cacheDir, dir, branch); // leftovers of a crashed run with the same worker id
     const baseSha = await commitOf(cacheDir, `origin/${workspace.defaultBranch}`);
     if (!baseSha) {
@@ -123,9 +122,36 @@ export async function prepareCheckout(input: {
     // A branch an earlier attempt already pushed is continued, so the final push fast-forwards.
     const startSha = (await commitOf(cacheDir, `origin/${branch}`)) || baseSha;
     await mkdir(join(dataDir, 'worktrees'), { recursive: true });
-    await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, dir, startSha], opts);
+    try {
+      await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, dir, startSha], opts);
+    } catch (error) {
+      // An abort can stop git half-way: leave no registered worktree or stray branch behind.
+      await dropWorktree(cacheDir, dir, branch).catch(() => undefined);
+      throw error;
+    }
     return { dir, branch, repo: { cacheDir, baseSha } };
   });
+}
+
+/**
+ * Fetch the default branch and the task branch only: a repository that buildd works on gathers one
+ * branch per task, and fetching all of them would make every task start slower than the last.
+ */
+async function fetchBranches(
+  cacheDir: string,
+  defaultBranch: string,
+  branch: string,
+  opts: { signal?: AbortSignal },
+) {
+  const refspec = (name: string) => `+refs/heads/${name}:refs/remotes/origin/${name}`;
+  await git(cacheDir, ['fetch', '--quiet', 'origin', refspec(defaultBranch)], {
+    ...opts,
+    timeoutMs: 600_000,
+  });
+  // The task branch exists only if an earlier attempt pushed it; otherwise drop a stale copy.
+  await git(cacheDir, ['fetch', '--quiet', 'origin', refspec(branch)], { ...opts, timeoutMs: 600_000 }).catch(
+    () => git(cacheDir, ['update-ref', '-d', `refs/remotes/origin/${branch}`]),
+  );
 }
 
 /** The commit a ref points to, or '' when it does not exist. */

@@ -4,17 +4,11 @@
  * run can end becomes a RunOutcome the caller reports to the server.
  */
 import type { ClaimedWorker, ExitCause } from '@buildd/protocol';
-import {
-  type Checkout,
-  commitAndMeasure,
-  type GitResult,
-  prepareCheckout,
-  pushBranch,
-  removeCheckout,
-} from './git.ts';
+import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
+import { abortReason, gitFailure, publishResult } from './run-finish.ts';
 import { abortedState, classifySdkEnd, type EndState } from './run-outcome.ts';
 import { runSdkSession } from './run-sdk.ts';
-import { type RunTotals, RunTracker, truncate } from './run-tracker.ts';
+import { type RunTotals, RunTracker } from './run-tracker.ts';
 
 /** Where a run sends its progress. */
 export interface RunReporter {
@@ -81,7 +75,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     abortCause = cause;
     abort.abort(cause);
   };
-  const onSignal = () => stop(typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'aborted');
+  const onSignal = () => stop(abortReason(ctx.signal));
   if (ctx.signal.aborted) onSignal();
   else ctx.signal.addEventListener('abort', onSignal, { once: true });
   const timer = setTimeout(() => stop('timeout'), ctx.timeoutMs);
@@ -95,15 +89,15 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     ctx.reporter.progress({ status: 'running', currentAction: 'Preparing checkout' });
     try {
       if (abortCause) throw new Error('aborted before start');
-      const prepared = await prepareCheckout({
+      checkout = await prepareCheckout({
         dataDir: ctx.dataDir,
         workerId: worker.id,
         workspace,
         branch: worker.branch,
         signal: abort.signal,
       });
-      checkout = prepared;
     } catch (error) {
+      // (TypeScript cannot see that `stop` may have set abortCause meanwhile.)
       const cause = abortCause as string | null;
       state = cause ? abortedState(cause, ctx.timeoutMs) : gitFailure('preparing the checkout', error);
       return finalOutcome(worker, noUsage, state, null, timings, ctx);
@@ -142,30 +136,9 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     if (state.status !== 'completed') ctx.log('warn', 'run ended early', { exitCause: state.exitCause });
 
     const finishStarted = performance.now();
-    if (state.status === 'completed' && checkout.repo) {
-      ctx.reporter.event('status', { status: 'running', phase: 'finish' });
-      ctx.reporter.progress({ currentAction: 'Committing and pushing' });
-      try {
-        git = await commitAndMeasure(checkout, commitMessage(worker, state.summary));
-        const hasCommits = (git?.commits ?? 0) > 0;
-        const push = hasCommits && workspace.config.push !== false;
-        // Until a push succeeds the commit exists only in the cache: keep its branch there.
-        keepBranch = hasCommits;
-        if (ctx.signal.aborted) {
-          state = abortedState(String(ctx.signal.reason), ctx.timeoutMs);
-          keepBranch = false;
-        } else if (push) {
-          await pushBranch(checkout, ctx.signal);
-          keepBranch = false;
-        }
-        const kept = keepBranch ? { keptIn: checkout.repo.cacheDir } : {};
-        ctx.reporter.event('git', { ...git, branch: worker.branch, pushed: push && !keepBranch, ...kept });
-      } catch (error) {
-        state = ctx.signal.aborted
-          ? abortedState(String(ctx.signal.reason), ctx.timeoutMs)
-          : gitFailure('committing and pushing the result', error, keepBranch ? checkout : null);
-        if (ctx.signal.aborted) keepBranch = false;
-      }
+    if (state.status === 'completed') {
+      const published = await publishResult(worker, checkout, state, ctx);
+      ({ state, git, keepBranch } = published);
     }
     timings.finishMs = Math.round(performance.now() - finishStarted);
     return finalOutcome(worker, tracker.totals, state, git, timings, ctx);
@@ -181,23 +154,6 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
 }
 
 const noUsage: RunTotals = { turns: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, costUsd: 0 };
-
-function gitFailure(doing: string, error: unknown, kept: Checkout | null = null): EndState {
-  const message = error instanceof Error ? error.message : String(error);
-  const where = kept?.repo ? ` The commit is kept on branch ${kept.branch} in ${kept.repo.cacheDir}.` : '';
-  return {
-    status: 'failed',
-    exitCause: 'git',
-    error: truncate(`git failed while ${doing}: ${message}.${where}`, 2_000),
-  };
-}
-
-function commitMessage(worker: ClaimedWorker, summary: string | undefined): string {
-  const title = worker.task.title.replace(/\s+/g, ' ').trim();
-  const head = truncate(title, 72);
-  const body = summary ? `\n\n${truncate(summary, 4_000)}` : '';
-  return `${head}${body}\n\nbuildd-task: ${worker.task.id}\nbuildd-worker: ${worker.id}`;
-}
 
 function finalOutcome(
   worker: ClaimedWorker,
