@@ -30,6 +30,15 @@ describe('runTask errors from the model API', () => {
     expect(outcome.error).toMatch(/API key/i);
   });
 
+  it('maps a missing credential ("Not logged in") to failed/auth without any request', async () => {
+    const { fake, dataDir, claudeEnv } = await setup([text('never asked')]);
+    const { ANTHROPIC_API_KEY: _key, ...withoutKey } = claudeEnv;
+    const outcome = await runTask(makeWorker(), makeContext({ dataDir, claudeEnv: withoutKey }));
+    expect(outcome).toMatchObject({ status: 'failed', exitCause: 'auth' });
+    expect(outcome.error).toMatch(/log/i);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('stops at the task budget as failed/budget', async () => {
     const usage = { input_tokens: 10_000, output_tokens: 1_000 }; // $0.045 per response
     const { fake, dataDir, claudeEnv } = await setup([
