@@ -18,17 +18,22 @@ export async function freePort(): Promise<number> {
 
 export interface SpawnedServer {
   url: string;
+  port: number;
   child: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `buildd-server` as its own process (its own core) and waits until /healthz answers. */
+/**
+ * Starts `buildd-server` as its own process (its own core) and waits until /healthz answers.
+ * `opts.port` reuses a port (a restart on the same data dir); by default a free one is picked.
+ */
 export async function spawnServer(
   env: Record<string, string>,
   args: string[] = [],
   nodeArgs: string[] = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  opts: { port?: number } = {},
 ): Promise<SpawnedServer> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const child = spawn(
     process.execPath,
     [...nodeArgs, serverBin, '--port', String(port), '--no-local-agent', ...args],
@@ -40,20 +45,27 @@ export async function spawnServer(
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`buildd-server exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`buildd-server exited with ${child.exitCode ?? child.signalCode}`);
+    }
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error('buildd-server did not start within 60 s');
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('buildd-server did not start within 60 s');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
     url,
+    port,
     child,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return;
+      // exitCode stays null after a kill by signal: check both, or this would wait forever.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill(signal);
       await exited;
