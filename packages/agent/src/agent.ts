@@ -130,7 +130,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   };
   const drainRuns = async (claimLoop: ClaimLoop) => {
     closeChannel();
-    claimLoop.stopClaiming();
+    await claimLoop.stopClaiming();
     const running = claimLoop.sessions.size;
     if (running > 0) {
       log('info', 'waiting for running tasks before exiting', {

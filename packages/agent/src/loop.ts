@@ -44,6 +44,7 @@ export class ClaimLoop {
   #failedRuns = 0;
   #excluded = new Map<string, number>();
   #runs = new Set<Promise<void>>();
+  #claims = new Set<Promise<ClaimResult>>();
   /** Set when the server refuses the agent for good (bad key, not a buildd server). */
   fatal: Error | undefined;
 
@@ -65,7 +66,7 @@ export class ClaimLoop {
       const startedAt = Date.now();
       this.#missed.clear();
       const waitSeconds = Math.min(30, Math.floor(pollIntervalMs / 1000));
-      const result = await this.#claimOnce(waitSeconds);
+      const result = await this.#claim(waitSeconds);
       if (result === 'fatal') break;
       if (result === 'empty') await this.#wait(pollIntervalMs - (Date.now() - startedAt), ['slot', 'hint']);
       if (result === 'unreachable') await this.#wait(backoffDelay(this.#unreachable - 1), ['hint']);
@@ -79,7 +80,7 @@ export class ClaimLoop {
     else this.#missed.add(kind);
     // A slot freed while a long poll is in flight: claim it at once instead of after the poll.
     if (kind === 'slot' && this.#reserved > 0 && this.#free() > 0 && this.#pauseUntil <= Date.now()) {
-      void this.#claimOnce(0);
+      void this.#claim(0);
     }
   }
 
@@ -88,10 +89,16 @@ export class ClaimLoop {
     this.sessions.get(workerId)?.abort(cause);
   }
 
-  /** Stops claiming (and aborts an in-flight claim). */
-  stopClaiming(): void {
+  /**
+   * Stops claiming. Resolves when no claim request is in flight. An in-flight claim is not aborted:
+   * the server may already have assigned tasks in answer to it, and only an answer read here lets
+   * the agent give them back at once (a task assigned to an agent that never reads the answer waits
+   * for its lease to expire).
+   */
+  async stopClaiming(): Promise<void> {
     this.#stopping.abort();
     this.#waiter?.resolve();
+    while (this.#claims.size > 0) await Promise.all([...this.#claims]);
   }
 
   /** Resolves when every run has ended and reported (or left its report on disk). */
@@ -101,6 +108,12 @@ export class ClaimLoop {
 
   #free(): number {
     return this.options.maxTasks - this.sessions.size - this.#reserved;
+  }
+
+  #claim(waitSeconds: number): Promise<ClaimResult> {
+    const claim = this.#claimOnce(waitSeconds).finally(() => this.#claims.delete(claim));
+    this.#claims.add(claim);
+    return claim;
   }
 
   async #claimOnce(waitSeconds: number): Promise<ClaimResult> {
@@ -113,15 +126,12 @@ export class ClaimLoop {
       const now = Date.now();
       for (const [taskId, until] of this.#excluded) if (until <= now) this.#excluded.delete(taskId);
       const excludeTaskIds = [...this.#excluded.keys()].slice(-1000);
-      const answer = await client.claim(
-        {
-          ...this.options.claim,
-          maxTasks: free,
-          waitSeconds,
-          ...(excludeTaskIds.length ? { excludeTaskIds } : {}),
-        },
-        this.#stopping.signal,
-      );
+      const answer = await client.claim({
+        ...this.options.claim,
+        maxTasks: free,
+        waitSeconds,
+        ...(excludeTaskIds.length ? { excludeTaskIds } : {}),
+      });
       workers = answer.workers;
       if (this.#unreachable > 0) log('info', 'buildd server reachable again');
       this.#unreachable = 0;
@@ -139,7 +149,6 @@ export class ClaimLoop {
 
   #claimFailed(error: unknown): ClaimResult {
     const { log } = this.options;
-    if (this.#stopping.signal.aborted) return 'empty';
     const e = error instanceof ApiError ? error : new ApiError('transient', String(error));
     switch (e.kind) {
       case 'limit': {
@@ -186,6 +195,8 @@ export class ClaimLoop {
     const { log } = this.options;
     const session = new WorkerSession(worker, this.options.session);
     this.sessions.set(worker.id, session);
+    // Claimed while stopping: the run never starts and the task goes back at once.
+    if (this.#stopping.signal.aborted) session.abort('shutdown');
     log('info', 'claimed task', { worker: worker.id, task: worker.taskId, title: worker.task.title });
     const run = session
       .run()

@@ -92,8 +92,16 @@ export class WorkerSession {
     ];
     let outcome: RunOutcome;
     try {
-      await this.#sendProgress();
-      outcome = await this.#runTask();
+      if (this.#abort.signal.aborted) {
+        outcome = endedOutcome(
+          worker,
+          'the agent was shutting down when this task was claimed',
+          this.#latest,
+        );
+      } else {
+        await this.#sendProgress();
+        outcome = await this.#runTask();
+      }
     } finally {
       for (const timer of timers) clearInterval(timer);
     }
@@ -132,7 +140,7 @@ export class WorkerSession {
     } catch (error) {
       // runTask should report failures as an outcome; if it throws, the worker must still end.
       this.#log('error', 'run crashed', { error });
-      return crashedOutcome(this.worker, error, this.#latest);
+      return endedOutcome(this.worker, error instanceof Error ? error.message : String(error), this.#latest);
     }
   }
 
@@ -193,12 +201,15 @@ export function finalReport(outcome: RunOutcome, cause: AbortCause | undefined):
   };
 }
 
-/** The outcome of a run that threw, keeping the totals it had reported (the cost was really spent). */
-function crashedOutcome(worker: ClaimedWorker, error: unknown, totals: PatchWorkerBody): RunOutcome {
+/**
+ * The outcome of a run that threw or never started, keeping the totals it had reported (that cost
+ * was really spent). `finalReport` turns it into failed/shutdown when the agent was stopping.
+ */
+function endedOutcome(worker: ClaimedWorker, error: string, totals: PatchWorkerBody): RunOutcome {
   return {
     status: 'failed',
     exitCause: 'error',
-    error: error instanceof Error ? error.message : String(error),
+    error,
     branch: worker.branch,
     costUsd: totals.costUsd ?? 0,
     turns: totals.turns ?? 0,

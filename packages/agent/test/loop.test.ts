@@ -146,4 +146,20 @@ describe('claim loop', () => {
     expect(third).toHaveLength(2);
     expect(third).toContain(second?.[0]);
   });
+
+  it('at shutdown waits for a claim in flight and gives back what it returns without running it', async () => {
+    const worker = claimed();
+    fake.route('POST', '/api/workers/claim', async () => {
+      await pause(400);
+      return { status: 200, body: { workers: [worker] } };
+    });
+    const runs = scriptedRuns();
+    agent = startAgent(testConfig(fake.url), { runTask: runs.runTask, log: memoryLog().log, channel: false });
+    await waitFor(() => claims().length === 1, 5000, 'a claim in flight');
+    await agent.stop();
+    expect(runs.runs).toHaveLength(0);
+    expect(finalPatches().map((p) => [p.path, p.body.status, p.body.exitCause])).toEqual([
+      [`/api/workers/${worker.id}`, 'failed', 'shutdown'],
+    ]);
+  });
 });

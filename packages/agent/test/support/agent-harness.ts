@@ -103,12 +103,12 @@ export function outcomeOf(worker: ClaimedWorker): RunOutcome {
   };
 }
 
-/** A log that keeps lines for assertions (and prints them when BUILDD_TEST_LOG is set). */
+/** A log that keeps lines for assertions (and prints them when BUILDD_AGENT_TEST_LOG is set). */
 export function memoryLog() {
   const lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] = [];
   const log: Log = (level, msg, fields) => {
     lines.push({ level, msg, fields });
-    if (process.env.BUILDD_TEST_LOG) console.error(level, msg, fields ?? '');
+    if (process.env.BUILDD_AGENT_TEST_LOG) console.error(level, msg, fields ?? '');
   };
   return { log, lines, count: (msg: string) => lines.filter((l) => l.msg === msg).length };
 }
