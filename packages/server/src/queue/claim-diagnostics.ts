@@ -20,13 +20,22 @@ export async function explainEmptyClaim(
   tx: Queryable,
   account: AccountRow,
   req: ClaimRequest,
-  filter: string[] | null,
   fullWorkspaces: string[],
 ): Promise<{ reason: ClaimReason; message: string }> {
+  const filter = req.workspaces;
+  if (filter) {
+    const known = await tx.query(
+      'SELECT 1 FROM workspaces WHERE id = ANY($1::text[]) OR name = ANY($1::text[])',
+      [filter],
+    );
+    if (known.length === 0)
+      return { reason: 'no_workspaces', message: `No workspace matches ${filter.join(', ')}.` };
+  }
   const claimable = await tx.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM workspaces w
        LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $1
-      WHERE (w.access = 'open' OR $2::boolean OR aw.can_claim) AND ($3::text[] IS NULL OR w.id = ANY($3::text[]))`,
+      WHERE (w.access = 'open' OR $2::boolean OR aw.can_claim)
+        AND ($3::text[] IS NULL OR w.id = ANY($3::text[]) OR w.name = ANY($3::text[]))`,
     [account.id, account.level === 'admin', filter],
   );
   if ((claimable[0]?.n ?? 0) === 0) {
@@ -44,7 +53,7 @@ export async function explainEmptyClaim(
        FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
        LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $1
       WHERE t.status = 'pending' AND (w.access = 'open' OR $2::boolean OR aw.can_claim)
-        AND ($3::text[] IS NULL OR t.workspace_id = ANY($3::text[]))
+        AND ($3::text[] IS NULL OR w.id = ANY($3::text[]) OR w.name = ANY($3::text[]))
       ORDER BY t.priority DESC, t.seq LIMIT 100`,
     [account.id, account.level === 'admin', filter, req.agentId, req.excludeTaskIds],
   );

@@ -34,6 +34,8 @@ export function workerRoutes() {
     await recordAgent(db, me.id, body, workspaces);
     const request = {
       accountId: me.id,
+      accountType: me.type,
+      isAdmin: me.level === 'admin',
       agentId: body.agentId,
       authType: body.authType,
       maxTasks: body.maxTasks,
