@@ -8,6 +8,7 @@ import type { AppDeps, AppEnv } from './http/context.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
+import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', accountRoutes());
   app.route('/api', workspaceRoutes());
   app.route('/api', taskRoutes());
+  app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
 

@@ -32,7 +32,22 @@ export function openPostgres(options: PostgresOptions): Db {
       return result.rows as T[];
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
-      const client = await pool.connect();
+      // The pool listens for errors only on idle clients: a connection dropped while this one is checked out
+      // (pg_terminate_backend, a failover) would be an unhandled 'error' that ends the process. The listener
+      // goes on in the connect callback, synchronously: the error may come in the same packet as the
+      // connection's ReadyForQuery, before an `await pool.connect()` would resume.
+      let dropped: Error | undefined;
+      const onError = (err: Error) => {
+        dropped ??= err;
+        options.onError?.(err);
+      };
+      const client = await new Promise<pg.PoolClient>((resolve, reject) =>
+        pool.connect((err, connected) => {
+          if (err || !connected) return reject(err ?? new Error('no connection from the pool'));
+          connected.on('error', onError);
+          resolve(connected);
+        }),
+      );
       let broken = false;
       try {
         await client.query('BEGIN');
@@ -51,9 +66,11 @@ export function openPostgres(options: PostgresOptions): Db {
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        throw err;
+        // A dead connection fails later queries with "not queryable"; report the cause, a transient error.
+        throw dropped ?? err;
       } finally {
-        client.release(broken);
+        client.removeListener('error', onError);
+        client.release(broken || dropped !== undefined);
       }
     },
     async exec(sql: string) {

@@ -120,6 +120,11 @@ const operations: Op[] = [
     answer: p.EventsPage,
   },
   {
+    method: 'get',
+    path: '/api/tasks/{id}/stream',
+    summary: 'Progress as Server-Sent Events (Last-Event-ID)',
+  },
+  {
     method: 'post',
     path: '/api/workers/claim',
     summary: 'Claim tasks (agents)',

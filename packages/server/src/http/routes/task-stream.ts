@@ -1,0 +1,54 @@
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { type TaskRow, taskColumns, toTask, toWorkerEvent, type WorkerEventRow } from '../../db/rows.ts';
+import { findVisibleTask } from '../../store/tasks.ts';
+import type { AppEnv } from '../context.ts';
+
+const pollMs = 500;
+const final = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * `GET /api/tasks/:id/stream`: the task's progress as Server-Sent Events. Each progress event carries its
+ * id, so a client that reconnects with `Last-Event-ID` (or `?after=`) misses nothing; a `task` event is
+ * sent whenever the task's state changes. The stream reads the database (no NOTIFY per progress row), so
+ * it works the same behind any replica; it ends once the task is final and everything has been sent.
+ */
+export function taskStreamRoutes() {
+  const r = new Hono<AppEnv>();
+  r.get('/tasks/:id/stream', async (c) => {
+    const { db } = c.var.deps;
+    const task = await findVisibleTask(db, c.var.account, c.req.param('id'));
+    const start = c.req.header('last-event-id') ?? c.req.query('after') ?? '0';
+    let after = /^\d+$/.test(start) ? Number(start) : 0;
+    return streamSSE(c, async (stream) => {
+      let lastState = '';
+      let aborted = false;
+      stream.onAbort(() => {
+        aborted = true;
+      });
+      while (!aborted) {
+        const rows = await db.query<WorkerEventRow>(
+          `SELECT id, worker_id, seq, type, at, data FROM worker_events WHERE task_id = $1 AND id > $2 ORDER BY id LIMIT 500`,
+          [task.id, after],
+        );
+        for (const row of rows) {
+          const event = toWorkerEvent(row);
+          await stream.writeSSE({ id: String(event.id), event: 'progress', data: JSON.stringify(event) });
+          after = event.id;
+        }
+        const now = (
+          await db.query<TaskRow>(`SELECT ${taskColumns} FROM tasks t WHERE t.id = $1`, [task.id])
+        )[0];
+        if (!now) break;
+        const state = `${now.status}|${now.updated_at}`;
+        if (state !== lastState) {
+          lastState = state;
+          await stream.writeSSE({ event: 'task', data: JSON.stringify(toTask(now)) });
+        }
+        if (final.has(now.status) && rows.length === 0) break;
+        if (rows.length < 500) await stream.sleep(pollMs);
+      }
+    });
+  });
+  return r;
+}

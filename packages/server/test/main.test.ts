@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, SchemaTooNewError } from '../src/db/index.ts';
+import { newApiKey } from '../src/ids.ts';
+import { freshDb, testEngines } from './support/engines.ts';
+
+const bin = fileURLToPath(new URL('../bin/buildd-server.mjs', import.meta.url));
+
+/** Runs buildd-server until `until(stdout)` holds (then SIGTERM) or it exits; returns what it printed. */
+function runServer(args: string[], env: Record<string, string>, until?: (out: string) => boolean) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (until?.(stdout)) child.kill('SIGTERM');
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const listening = (out: string) => out.includes('buildd-server listening') && out.includes('local agent');
+
+describe('buildd-server process', () => {
+  let home: string;
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'buildd-main-'));
+  });
+  afterAll(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('prints --help and exits 0; refuses an unknown flag with exit 2', async () => {
+    const help = await runServer(['--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--database-url');
+    expect(help.stdout).toContain('BUILDD_ADMIN_KEY');
+    const bad = await runServer(['--bogus'], {});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Unknown option '--bogus'");
+    const badPort = await runServer(['--port', 'abc'], {});
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain('--port must be a whole number');
+  });
+
+  it('creates the admin once on first start, prints its key once and saves it with mode 0600', async () => {
+    const env = { HOME: home, BUILDD_CONFIG_DIR: join(home, '.buildd'), BUILDD_DATA_DIR: join(home, 'data') };
+    const first = await runServer(
+      ['--port', '0', '--no-local-agent'],
+      env,
+      (o) => o.includes('buildd-server listening') && o.includes('buildd_user_'),
+    );
+    const key = first.stdout.match(/buildd_user_[0-9A-Za-z]+/)?.[0];
+    expect(key).toBeDefined();
+    const saved = JSON.parse(await readFile(join(home, '.buildd', 'config.json'), 'utf8'));
+    expect(saved.apiKey).toBe(key);
+    expect(saved.server).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await stat(join(home, '.buildd', 'config.json'))).mode & 0o777).toBe(0o600);
+
+    const second = await runServer(['--port', '0', '--no-local-agent'], env, (o) =>
+      o.includes('buildd-server listening'),
+    );
+    expect(second.stdout).not.toMatch(/buildd_user_/);
+  });
+
+  it('uses BUILDD_ADMIN_KEY as the admin key and never prints it', async () => {
+    const adminKey = newApiKey('user');
+    const dir = await mkdtemp(join(tmpdir(), 'buildd-main-key-'));
+    const env = {
+      HOME: dir,
+      BUILDD_CONFIG_DIR: join(dir, '.buildd'),
+      BUILDD_DATA_DIR: join(dir, 'data'),
+      BUILDD_ADMIN_KEY: adminKey,
+    };
+    let url = '';
+    let status = 0;
+    const run = await runServer(['--port', '0'], env, (out) => {
+      const m = out.match(/"url":"(http:[^"]+)"/);
+      if (m && !url) {
+        url = m[1]!;
+        void fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${adminKey}` } }).then((r) => {
+          status = r.status;
+        });
+      }
+      return listening(out) && status !== 0;
+    });
+    // The answer may land just after the matcher ran; wait for it briefly.
+    for (let i = 0; i < 50 && status === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(status).toBe(200);
+    expect(run.stdout + run.stderr).not.toContain(adminKey);
+    expect(run.stdout).toContain(adminKey.slice(0, 16));
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe.each(await testEngines())('migrations on %s', (engine) => {
+  it('refuses a database whose schema is newer than the code', async () => {
+    const db = await freshDb(engine);
+    try {
+      await migrate(db);
+      await db.query(`INSERT INTO schema_migrations (version, name) VALUES (999, '999_future')`);
+      await expect(migrate(db)).rejects.toThrow(SchemaTooNewError);
+      await expect(migrate(db)).rejects.toThrow(/version 999.*only knows up to version 1/);
+    } finally {
+      await db.dropSchema();
+      await db.close();
+    }
+  });
+
+  it('applies nothing twice', async () => {
+    const db = await freshDb(engine);
+    try {
+      expect((await migrate(db)).applied).toEqual(['001_init']);
+      expect((await migrate(db)).applied).toEqual([]);
+    } finally {
+      await db.dropSchema();
+      await db.close();
+    }
+  });
+});

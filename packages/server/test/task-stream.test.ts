@@ -1,0 +1,76 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { testEngines } from './support/engines.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** Reads a whole SSE response (the stream ends when the task is final) into its events. */
+async function readSse(url: string, key: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}`, ...headers } });
+  expect(res.headers.get('content-type')).toContain('text/event-stream');
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim())
+    .map((block) => {
+      const e: SseEvent = { data: '' };
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(':');
+        const value = rest.join(':').trimStart();
+        if (field === 'id') e.id = value;
+        if (field === 'event') e.event = value;
+        if (field === 'data') e.data += value;
+      }
+      return e;
+    });
+}
+
+describe.each(await testEngines())('task progress stream on %s', (engine) => {
+  let t: TestServer;
+  let admin: ApiClient;
+  beforeEach(async () => {
+    t = await startTestServer({ engine });
+    admin = apiClient(t.url, t.adminKey);
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('streams events with ids and the task state, and resumes after Last-Event-ID', async () => {
+    await admin.post('/api/workspaces', { name: 'sse' });
+    const task = await admin.post('/api/tasks', { workspaceId: 'sse', title: 't', prompt: 'p' });
+    const agent = await makeAccount(admin, t.url, { type: 'service' });
+    const claim = await agent.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'a' });
+    const w = claim.body.workers[0];
+    const at = new Date().toISOString();
+    const streamUrl = `${t.url}/api/tasks/${task.body.id}/stream`;
+    const reading = readSse(streamUrl, t.adminKey);
+    await agent.api.post(`/api/workers/${w.id}/events`, {
+      events: [0, 1, 2].map((seq) => ({ seq, type: 'assistant_text', at, data: { text: `step ${seq}` } })),
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    await agent.api.patch(`/api/workers/${w.id}`, { status: 'completed', summary: 'done' });
+    const events = await reading;
+    const progress = events.filter((e) => e.event === 'progress');
+    expect(progress.map((e) => JSON.parse(e.data).data.text)).toEqual(['step 0', 'step 1', 'step 2']);
+    expect(progress.every((e) => e.id && Number(e.id) > 0)).toBe(true);
+    const states = events.filter((e) => e.event === 'task').map((e) => JSON.parse(e.data).status);
+    expect(states.at(-1)).toBe('completed');
+
+    const resumed = await readSse(streamUrl, t.adminKey, { 'last-event-id': progress[0]!.id! });
+    expect(resumed.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data).seq)).toEqual([1, 2]);
+  });
+
+  it('answers 404 for a task the caller cannot see', async () => {
+    const res = await fetch(`${t.url}/api/tasks/task_nope/stream`, {
+      headers: { authorization: `Bearer ${t.adminKey}` },
+    });
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.code).toBe('not_found');
+  });
+});
