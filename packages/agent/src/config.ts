@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthType } from '@buildd/protocol';
 import { type ClaudeAuth, ClaudeAuthError, detectClaudeAuth } from './claude-auth.ts';
+import { ConfigError, type ConfigFile, type Env } from './config-file.ts';
+import { argumentProblem, list, number, oneOf, type Picked, text, url } from './config-values.ts';
 import type { LogLevel } from './log.ts';
 
-type Env = Record<string, string | undefined>;
+export { ConfigError, type ConfigFile, configFilePath, readConfigFile } from './config-file.ts';
 
 /** Everything the agent runs with, validated. Durations are in milliseconds. */
 export interface AgentConfig {
@@ -27,12 +28,6 @@ export interface AgentConfig {
   claude: ClaudeAuth;
 }
 
-/** `~/.buildd/config.json`, written by the server's first start or `buildd login`. */
-export interface ConfigFile {
-  server?: string;
-  apiKey?: string;
-}
-
 /** What the command line asks for. */
 export type ConfigResult =
   | { action: 'help' }
@@ -41,11 +36,6 @@ export type ConfigResult =
 
 /** What an embedder passes to `startAgent`: server and key, and whatever else it wants to set. */
 export type AgentOptions = Partial<AgentConfig> & Pick<AgentConfig, 'server' | 'apiKey'>;
-
-/** A configuration problem, worded for the operator. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 /** The defaults, in one place. */
 export const defaults = {
@@ -75,33 +65,6 @@ const options = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
-
-/** The default location of the shared config file. */
-export function configFilePath(env: Env = process.env): string {
-  return join(env.HOME || homedir(), '.buildd', 'config.json');
-}
-
-/** Reads the config file; a missing file is no error, a broken one is. */
-export function readConfigFile(path: string): ConfigFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  try {
-    const json: unknown = JSON.parse(text);
-    if (typeof json !== 'object' || json === null) throw new Error('not an object');
-    const { server, apiKey } = json as Record<string, unknown>;
-    return {
-      server: typeof server === 'string' ? server : undefined,
-      apiKey: typeof apiKey === 'string' ? apiKey : undefined,
-    };
-  } catch (error) {
-    throw new ConfigError(`${path} is not valid JSON (${(error as Error).message}): fix or delete it`);
-  }
-}
 
 /**
  * Builds the agent's configuration from the command line, the environment and the config file.
@@ -143,7 +106,7 @@ function loadSettings(argv: readonly string[], env: Env, configFile?: ConfigFile
   if (values.help) return { action: 'help' };
   if (values.version) return { action: 'version' };
 
-  const pick = (flag: keyof typeof values, envName: string, fileValue?: string) => {
+  const pick = (flag: keyof typeof values, envName: string, fileValue?: string): Picked | undefined => {
     const fromFlag = values[flag];
     if (typeof fromFlag === 'string') return { value: fromFlag, from: `--${flag}` };
     if (env[envName] !== undefined && env[envName] !== '')
@@ -206,84 +169,6 @@ function loadSettings(argv: readonly string[], env: Env, configFile?: ConfigFile
 
 function parse(argv: readonly string[]) {
   return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
-}
-
-function argumentProblem(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string }).code;
-  const unknown = /option '([^']+)'/.exec(message)?.[1];
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
-    return `unknown option ${unknown}: see buildd-agent --help`;
-  }
-  const positional = /argument '([^']+)'/.exec(message)?.[1];
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && positional) {
-    return `unexpected argument '${positional}': options take the form --name=value (see buildd-agent --help)`;
-  }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
-    return `${message.replace(/\.$/, '')}: see buildd-agent --help`;
-  return message;
-}
-
-type Picked = { value: string; from: string };
-
-function url(picked: Picked): string {
-  const value = picked.value.trim();
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(value);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw new ConfigError(`${picked.from} must be an http(s) URL like http://localhost:3000, got '${value}'`);
-  }
-  return value.replace(/\/+$/, '');
-}
-
-function number(
-  picked: Picked | undefined,
-  fallback: number,
-  range: { min: number; max: number; int?: boolean },
-) {
-  if (!picked) return fallback;
-  const value = picked.value.trim();
-  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
-  const kind = range.int ? 'a whole number' : 'a number';
-  if (Number.isNaN(n) || (range.int && !Number.isInteger(n)) || n < range.min || n > range.max) {
-    throw new ConfigError(`${picked.from} must be ${kind} from ${range.min} to ${range.max}, got '${value}'`);
-  }
-  return n;
-}
-
-function text(picked: Picked | undefined, fallback: string, max: number): string {
-  if (!picked) return fallback;
-  const value = picked.value.trim();
-  if (!value) throw new ConfigError(`${picked.from} must not be empty`);
-  if (value.length > max) throw new ConfigError(`${picked.from} is too long (at most ${max} characters)`);
-  return value;
-}
-
-function oneOf<T extends string>(picked: Picked, allowed: readonly T[]): T {
-  const value = picked.value.trim() as T;
-  if (!allowed.includes(value)) {
-    throw new ConfigError(`${picked.from} must be one of ${allowed.join(', ')}, got '${picked.value}'`);
-  }
-  return value;
-}
-
-/** Values given repeatedly and/or comma-separated (`--workspace a,b --workspace c`). */
-function list(flags: string[] | undefined, env: Env, flag: string, envName: string): string[] {
-  const max = 100;
-  const envValue = env[envName];
-  const raw = flags ?? (envValue ? [envValue] : []);
-  const from = flags ? flag : envName;
-  const items = raw.flatMap((v) => v.split(',')).map((v) => v.trim());
-  for (const item of items) {
-    if (!item) throw new ConfigError(`${from} has an empty value: give a name, or leave the option out`);
-    if (item.length > max)
-      throw new ConfigError(`${from} value '${item}' is too long (at most ${max} characters)`);
-  }
-  return [...new Set(items)];
 }
 
 /**

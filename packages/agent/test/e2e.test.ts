@@ -64,7 +64,7 @@ function startTestAgent(sent: string[] = []) {
     return fetch(input, init);
   };
   const logs = memoryLog();
-  agent = startAgent(config, { fetch: recordingFetch, log: logs.log, channel: false });
+  agent = startAgent(config, { fetch: recordingFetch, log: logs.log });
   return logs;
 }
 
@@ -114,12 +114,14 @@ describe('agent with the real server', () => {
   it('stops a run soon after the task is cancelled on the server', async () => {
     const id = await createTask('SLOW: think for a long time');
     const logs = startTestAgent();
+    await waitFor(() => logs.count('push channel connected') === 1, 10_000, 'the push channel');
     const running = await taskWhen(id, ['running']);
     expect(running.status).toBe('running');
 
     const cancelledAt = Date.now();
     expect((await admin.post(`/api/tasks/${id}/cancel`)).status).toBe(200);
-    // The next lease renewal answers abort; the SDK run is aborted long before its 30 s model reply.
+    // A push `cancel` (or the next lease renewal's abort answer) stops the SDK run long before its
+    // 30 s model reply.
     await waitFor(() => logs.count('run finished') === 1, 15_000, 'the run to stop');
     expect(Date.now() - cancelledAt).toBeLessThan(15_000);
     const stopping = logs.lines.find((l) => l.msg === 'stopping run');

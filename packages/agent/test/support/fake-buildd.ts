@@ -16,7 +16,6 @@ export interface Recorded {
   headers: IncomingHttpHeaders;
   /** The body exactly as sent, to search for leaked secrets. */
   raw: string;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies by field
   body: any;
   at: number;
 }
