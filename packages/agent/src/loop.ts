@@ -1,6 +1,7 @@
 import type { ClaimBody, ClaimedWorker } from '@buildd/protocol';
 import { ApiError } from './api-error.ts';
 import type { BuilddClient } from './client.ts';
+import { FailureGuard } from './failure-guard.ts';
 import type { Log } from './log.ts';
 import type { Outbox } from './outbox.ts';
 import { backoffDelay, sleep } from './retry.ts';
@@ -41,14 +42,15 @@ export class ClaimLoop {
   #pauseOnSlot = false;
   #limitKey = '';
   #unreachable = 0;
-  #failedRuns = 0;
-  #excluded = new Map<string, number>();
+  readonly #failures: FailureGuard;
   #runs = new Set<Promise<void>>();
   #claims = new Set<Promise<ClaimResult>>();
   /** Set when the server refuses the agent for good (bad key, not a buildd server). */
   fatal: Error | undefined;
 
-  constructor(private readonly options: LoopOptions) {}
+  constructor(private readonly options: LoopOptions) {
+    this.#failures = new FailureGuard(options.failureCooldownMs);
+  }
 
   /** Claims until `stop()`. Resolves when claiming has stopped (runs may still be going). */
   async run(): Promise<void> {
@@ -123,9 +125,7 @@ export class ClaimLoop {
     this.#reserved += free;
     let workers: ClaimedWorker[];
     try {
-      const now = Date.now();
-      for (const [taskId, until] of this.#excluded) if (until <= now) this.#excluded.delete(taskId);
-      const excludeTaskIds = [...this.#excluded.keys()].slice(-1000);
+      const excludeTaskIds = this.#failures.excludedTaskIds();
       const answer = await client.claim({
         ...this.options.claim,
         maxTasks: free,
@@ -215,23 +215,15 @@ export class ClaimLoop {
       this.background.add(result.outbox);
       void result.outbox.drain().finally(() => this.background.delete(result.outbox));
     }
-    if (result.status === 'completed') {
-      this.#failedRuns = 0;
-      return;
-    }
     const cause = result.outcome.exitCause;
-    if (result.status !== 'failed' || cause === 'shutdown' || cause === 'lost') return;
-    this.#excluded.set(worker.taskId, Date.now() + (this.options.failureCooldownMs ?? 10 * 60_000));
-    this.#failedRuns += 1;
-    if (this.#failedRuns >= 3) {
-      // Every run failing (bad credential, broken machine) must not eat the whole queue.
-      const ms = backoffDelay(this.#failedRuns - 3, { baseMs: 30_000, maxMs: 10 * 60_000 });
-      this.#pauseUntil = Math.max(this.#pauseUntil, Date.now() + ms);
+    const { pauseMs, failedRuns } = this.#failures.record(worker.taskId, result.status, cause);
+    if (pauseMs > 0) {
+      this.#pauseUntil = Math.max(this.#pauseUntil, Date.now() + pauseMs);
       this.#pauseOnSlot = false;
       this.options.log('warn', 'several runs failed in a row; pausing claims', {
-        failedRuns: this.#failedRuns,
+        failedRuns,
         lastExitCause: cause,
-        pauseSeconds: Math.round(ms / 1000),
+        pauseSeconds: Math.round(pauseMs / 1000),
       });
     }
   }
