@@ -1,15 +1,15 @@
 import { hostname } from 'node:os';
-import { loadAgentId } from './agent-id.ts';
 import { ApiError } from './api-error.ts';
 import { detectCapabilities } from './capabilities.ts';
 import { connectChannel } from './channel.ts';
 import { type BuilddClient, createClient } from './client.ts';
-import { type AgentOptions, configWithDefaults } from './config.ts';
+import { type AgentConfig, type AgentOptions, configWithDefaults } from './config.ts';
+import { loadAgentId, lockDataDir } from './data-dir.ts';
 import { createLogger, type Log } from './log.ts';
 import { ClaimLoop } from './loop.ts';
 import type { Outbox } from './outbox.ts';
 import { replaySpools } from './replay.ts';
-import { sleep } from './retry.ts';
+import { flushAll, stopRuns } from './shutdown.ts';
 import { agentVersion } from './version.ts';
 import { abortCauseOf, type RunTask, type SessionDeps } from './worker-session.ts';
 import { resolveWorkspaces } from './workspaces.ts';
@@ -22,7 +22,7 @@ export interface AgentDeps {
   fetch?: typeof fetch;
   /** Whether to open the push channel (default true). */
   channel?: boolean;
-  /** The environment capabilities are detected from (default process.env). */
+  /** The environment config and capabilities come from (default process.env). */
   env?: Record<string, string | undefined>;
   failureCooldownMs?: number;
   session?: Pick<SessionDeps, 'flushMs' | 'progressMs' | 'finalDeliveryMs'>;
@@ -34,13 +34,13 @@ export interface AgentDeps {
 export interface RunningAgent {
   /** Stops claiming, lets runs finish for the grace period, aborts the rest, flushes. Idempotent. */
   stop(): Promise<void>;
-  /** Settles when the agent has stopped: rejects if the server refused it (bad key, …). */
+  /** Settles when the agent has stopped: rejects if it could not run (bad key, data dir in use, …). */
   done: Promise<void>;
 }
 
 /**
  * Starts an agent in this process: the CLI uses it, the server's `npm start` runs a local agent with
- * it, tests run agents with it.
+ * it, tests run agents with it. Options not given come from the environment and the defaults.
  */
 export function startAgent(options: AgentOptions, deps: AgentDeps = {}): RunningAgent {
   const config = configWithDefaults(options, deps.env);
@@ -51,8 +51,18 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   let loop: ClaimLoop | undefined;
   let replayed: Outbox[] = [];
   let closeChannel = () => {};
+  let shuttingDown: Promise<void> | undefined;
 
-  const main = async () => {
+  const shutdown = (claimLoop: ClaimLoop) => {
+    shuttingDown ??= (async () => {
+      closeChannel();
+      await stopRuns(claimLoop, config.gracePeriodMs, deps.abortWaitMs ?? 30_000, log);
+      await flushAll([...claimLoop.background, ...replayed], deps.session?.finalDeliveryMs ?? 5_000);
+    })();
+    return shuttingDown;
+  };
+
+  const run = async () => {
     const agentId = await loadAgentId(config.dataDir);
     const capabilities = detectCapabilities(deps.env ?? process.env, config.capabilities);
     log('info', 'buildd agent starting', {
@@ -70,6 +80,8 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
     const workspaceIds = await resolveWorkspaces(client, config.workspaces, log);
     replayed = await replaySpools(config.dataDir, client, log);
     const runTask = deps.runTask ?? (await import('./run.ts')).runTask;
+    // stop() may have come while we were starting: then there is nothing to run.
+    if (stopRequested.signal.aborted) return;
     const claimLoop = new ClaimLoop({
       client,
       log,
@@ -85,21 +97,8 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         authType: config.claude.authType,
         ...(workspaceIds.length ? { workspaceIds } : {}),
       },
-      session: {
-        client,
-        runTask,
-        log,
-        run: {
-          dataDir: config.dataDir,
-          claudeEnv: config.claude.sdkEnv,
-          defaultModel: config.model,
-          timeoutMs: config.taskTimeoutMs,
-        },
-        ...deps.session,
-      },
+      session: { client, runTask, log, run: runContextOf(config), ...deps.session },
     });
-    // stop() may have come while we were starting: then there is nothing to run.
-    if (stopRequested.signal.aborted) return;
     loop = claimLoop;
     if (deps.channel !== false) {
       closeChannel = connectChannel({
@@ -114,41 +113,20 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         },
       }).close;
     }
+    // Returns when stop() is called, or at once when the server refuses this agent for good.
     await claimLoop.run();
-    if (claimLoop.fatal) {
-      stopRequested.abort();
-      await shutdown(claimLoop);
-      throw claimLoop.fatal;
-    }
-    await claimLoop.runsEnded();
+    await shutdown(claimLoop);
+    if (claimLoop.fatal) throw claimLoop.fatal;
   };
 
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (claimLoop: ClaimLoop) => {
-    shuttingDown ??= drainRuns(claimLoop);
-    return shuttingDown;
-  };
-  const drainRuns = async (claimLoop: ClaimLoop) => {
-    closeChannel();
-    await claimLoop.stopClaiming();
-    const running = claimLoop.sessions.size;
-    if (running > 0) {
-      log('info', 'waiting for running tasks before exiting', {
-        running,
-        graceSeconds: config.gracePeriodMs / 1000,
-      });
-      await Promise.race([claimLoop.runsEnded(), sleep(config.gracePeriodMs)]);
+  const main = async () => {
+    const release = await lockDataDir(config.dataDir);
+    try {
+      await run();
+    } finally {
+      for (const outbox of replayed) outbox.close();
+      await release();
     }
-    for (const session of claimLoop.sessions.values()) session.abort('shutdown');
-    const stopped = await Promise.race([
-      claimLoop.runsEnded().then(() => true),
-      sleep(deps.abortWaitMs ?? 30_000).then(() => false),
-    ]);
-    if (!stopped)
-      log('error', 'some runs did not stop after being aborted; exiting anyway', {
-        running: claimLoop.sessions.size,
-      });
-    await flushAll([...claimLoop.background, ...replayed], deps.session?.finalDeliveryMs ?? 5_000);
   };
 
   const done = main();
@@ -161,7 +139,6 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
       stopping ??= (async () => {
         stopRequested.abort();
         if (loop) await shutdown(loop);
-        else for (const outbox of replayed) outbox.close();
         await done.catch(() => {});
         log('info', 'buildd agent stopped');
       })();
@@ -170,10 +147,13 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   };
 }
 
-/** Gives pending reports a last few seconds, then leaves them on disk for the next start. */
-async function flushAll(outboxes: Outbox[], ms: number): Promise<void> {
-  await Promise.all(outboxes.map((o) => o.settle(ms)));
-  for (const outbox of outboxes) outbox.close();
+function runContextOf(config: AgentConfig): SessionDeps['run'] {
+  return {
+    dataDir: config.dataDir,
+    claudeEnv: config.claude.sdkEnv,
+    defaultModel: config.model,
+    timeoutMs: config.taskTimeoutMs,
+  };
 }
 
 /** Checks the key before claiming, so a wrong one fails at once with a clear message. */

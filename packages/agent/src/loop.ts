@@ -75,6 +75,11 @@ export class ClaimLoop {
     }
   }
 
+  /** Whether a claim request is waiting for its answer. */
+  get claimInFlight(): boolean {
+    return this.#claims.size > 0;
+  }
+
   /** Claim now: a run ended, or the push channel said tasks are waiting. */
   wake(kind: WakeKind): void {
     if (kind === 'slot' && this.#pauseOnSlot) this.#pauseUntil = 0;

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningAgent, startAgent } from '../src/agent.ts';
 import {
@@ -166,5 +168,23 @@ describe('startAgent', () => {
       channel: false,
     });
     await expect(agent.done).rejects.toThrow("workspace 'beta' does not exist or this account cannot see it");
+  });
+
+  it('refuses a second agent on the same data dir, and takes over a lock left by a dead one', async () => {
+    const config = testConfig(fake.url, ['--poll-interval=0.2']);
+    const deps = { runTask: scriptedRuns().runTask, log: memoryLog().log, channel: false };
+    agent = startAgent(config, deps);
+    await waitFor(() => claims().length >= 1, 5000, 'the first agent');
+    const second = startAgent(config, deps);
+    await expect(second.done).rejects.toThrow(
+      `another buildd-agent (pid ${process.pid}) is using the data dir ${config.dataDir}: stop it, or give this one its own --data-dir`,
+    );
+    await agent.stop();
+
+    // A lock whose process is gone (kill -9) does not block the next start.
+    writeFileSync(join(config.dataDir, 'agent.lock'), '2147483646 stale');
+    agent = startAgent(config, deps);
+    const before = claims().length;
+    await waitFor(() => claims().length > before, 5000, 'the restarted agent');
   });
 });
