@@ -118,6 +118,8 @@ export class ClaimLoop {
   }
 
   #claim(waitSeconds: number): Promise<ClaimResult> {
+    // Runs ending during shutdown free slots too: they must not lead to new claims.
+    if (this.#stopping.signal.aborted) return Promise.resolve('empty');
     const claim = this.#claimOnce(waitSeconds).finally(() => this.#claims.delete(claim));
     this.#claims.add(claim);
     return claim;
