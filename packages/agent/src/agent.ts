@@ -130,8 +130,9 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   };
 
   const done = main();
-  // An embedder that never awaits `done` must not get an unhandled rejection (it would end its process).
-  done.catch(() => {});
+  // An embedder that never awaits `done` must not get an unhandled rejection (it would end its
+  // process), and must still learn why its agent is not running.
+  done.catch((error: unknown) => log('error', 'buildd agent stopped on an error', { error }));
   let stopping: Promise<void> | undefined;
   return {
     done,
