@@ -12,6 +12,7 @@ const localAccountName = 'local agent';
 export async function startLocalAgent(
   db: Db,
   serverUrl: string,
+  dataDir: string,
   log: Logger,
 ): Promise<{ stop(): Promise<void> } | undefined> {
   if (!process.env.CLAUDE_CODE_OAUTH_TOKEN && !process.env.ANTHROPIC_API_KEY) {
@@ -44,7 +45,7 @@ export async function startLocalAgent(
     log.warn('the local agent package is not available; run buildd-agent separately');
     return undefined;
   }
-  const running = agent.startAgent({ server: serverUrl, apiKey, maxTasks: 1, name: 'local' });
+  const running = agent.startAgent({ server: serverUrl, apiKey, maxTasks: 1, name: 'local', dataDir });
   running.done.catch((err: unknown) => log.error({ err: (err as Error).message }, 'the local agent stopped'));
   log.info('a local agent runs tasks in this process (one at a time)');
   return running;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { ensureAdmin, userConfigPath, writeUserConfig } from './bootstrap.ts';
 import { ConfigError, loadServerConfig, serverHelp } from './config.ts';
@@ -56,7 +57,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const localAgent = config.localAgent ? await startLocalAgent(db, server.url, log) : undefined;
+  const localAgent = config.localAgent
+    ? await startLocalAgent(db, server.url, join(config.dataDir, 'local-agent'), log)
+    : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -58,7 +58,7 @@ describe.each(await testEngines())('exactly-once claims on %s', (engine) => {
         });
         if (res.status === 429) {
           limited++;
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+          await new Promise((r) => setTimeout(r, 20 + Math.random() * 20));
           continue;
         }
         expect(res.status).toBe(200);

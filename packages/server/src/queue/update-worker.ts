@@ -11,7 +11,7 @@ export type UpdateResult =
 type FinalStatus = Extract<WorkerStatus, 'completed' | 'failed' | 'cancelled'>;
 
 /** The status an agent asks for, with the older agents' `error` spelling folded in. */
-function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus | undefined {
+export function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus | undefined {
   switch (body.status) {
     case undefined:
     case 'claimed':
@@ -31,57 +31,78 @@ function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus | undef
   }
 }
 
+/** Whether a PATCH ends the run (and so needs a transaction to move the task too). */
+export const isFinalPatch = (body: PatchWorkerBody) => {
+  const s = requestedStatus(body);
+  return s === 'completed' || s === 'failed' || s === 'cancelled';
+};
+
 const abortReasonOf = (status: WorkerStatus): AbortReason =>
   status === 'lost' ? 'lease_lost' : status === 'cancelled' ? 'cancelled' : 'finished';
 
+interface Applied {
+  worker: WorkerRow | null;
+  previous: WorkerRow;
+  task_status: string;
+  day_cost: number | null;
+}
+
 /**
- * Applies one progress or completion PATCH from the worker's holder (DESIGN §3): totals are cumulative and
- * only grow, so a retried PATCH changes nothing; every PATCH renews the lease; the increase in cost and
- * tokens is added to the account's day. The worker row is locked so two PATCHes of one worker serialize.
+ * Applies one progress or completion PATCH from the worker's holder (DESIGN §3) in ONE statement, so the
+ * frequent progress PATCH needs no transaction of its own: the worker row is locked (two PATCHes of one
+ * worker serialize), the update is guarded on the worker still being live, totals only grow (a retried
+ * PATCH changes nothing), the lease is renewed, the increase in cost and tokens goes to the account's UTC
+ * day, and an assigned task becomes running. A final PATCH must run inside a transaction: the task moves
+ * too (`finishTask`).
  */
 export async function updateWorker(
-  tx: Queryable,
+  q: Queryable,
   account: AccountRow,
   workerId: string,
   body: PatchWorkerBody,
   leaseSeconds: number,
 ): Promise<UpdateResult> {
   const status = requestedStatus(body);
-  const current = (
-    await tx.query<WorkerRow & { task_status: string }>(
-      `SELECT w.*, t.status AS task_status FROM workers w JOIN tasks t ON t.id = w.task_id
-        WHERE w.id = $1 AND w.account_id = $2 FOR UPDATE OF w`,
-      [workerId, account.id],
-    )
-  )[0];
-  if (!current) throw notFound('worker', workerId);
-  if (current.status !== 'claimed' && current.status !== 'running') {
-    return { abort: true, reason: abortReasonOf(current.status), worker: current, live: false };
-  }
-
   const final = status === 'completed' || status === 'failed' || status === 'cancelled';
-  const costDelta = Math.max(0, (body.costUsd ?? current.cost_usd) - current.cost_usd);
-  const inDelta = Math.max(0, (body.inputTokens ?? current.input_tokens) - current.input_tokens);
-  const outDelta = Math.max(0, (body.outputTokens ?? current.output_tokens) - current.output_tokens);
-  const summary = body.summary ?? body.result;
-  const worker = (
-    await tx.query<WorkerRow>(
-      `UPDATE workers SET
-         status = COALESCE($2, CASE WHEN status = 'claimed' AND $3::boolean THEN 'running' ELSE status END),
-         started_at = CASE WHEN started_at IS NULL AND ($2 IS NOT NULL OR $3::boolean) THEN now() ELSE started_at END,
-         finished_at = CASE WHEN $4::boolean THEN now() ELSE finished_at END,
-         lease_expires_at = now() + make_interval(secs => $5),
-         current_action = CASE WHEN $6::boolean THEN $7 ELSE current_action END,
-         turns = GREATEST(turns, COALESCE($8, turns)),
-         input_tokens = GREATEST(input_tokens, COALESCE($9, input_tokens)),
-         output_tokens = GREATEST(output_tokens, COALESCE($10, output_tokens)),
-         cache_read_tokens = GREATEST(cache_read_tokens, COALESCE($11, cache_read_tokens)),
-         cost_usd = GREATEST(cost_usd, COALESCE($12, cost_usd)),
-         summary = COALESCE($13, summary), error = COALESCE($14, error), exit_cause = COALESCE($15, exit_cause),
-         branch = COALESCE($16, branch), commit_sha = COALESCE($17, commit_sha),
-         files_changed = COALESCE($18, files_changed), lines_added = COALESCE($19, lines_added),
-         lines_removed = COALESCE($20, lines_removed), pr_url = COALESCE($21, pr_url)
-       WHERE id = $1 RETURNING *`,
+  const applied = (
+    await q.query<Applied>(
+      `WITH cur AS (
+         SELECT w.*, t.status AS task_status FROM workers w JOIN tasks t ON t.id = w.task_id
+          WHERE w.id = $1 AND w.account_id = $22 FOR UPDATE OF w),
+       upd AS (
+         UPDATE workers w SET
+           status = COALESCE($2, CASE WHEN w.status = 'claimed' AND $3::boolean THEN 'running' ELSE w.status END),
+           started_at = CASE WHEN w.started_at IS NULL AND ($2 IS NOT NULL OR $3::boolean) THEN now() ELSE w.started_at END,
+           finished_at = CASE WHEN $4::boolean THEN now() ELSE w.finished_at END,
+           lease_expires_at = now() + make_interval(secs => $5),
+           current_action = CASE WHEN $6::boolean THEN $7 ELSE w.current_action END,
+           turns = GREATEST(w.turns, COALESCE($8, w.turns)),
+           input_tokens = GREATEST(w.input_tokens, COALESCE($9, w.input_tokens)),
+           output_tokens = GREATEST(w.output_tokens, COALESCE($10, w.output_tokens)),
+           cache_read_tokens = GREATEST(w.cache_read_tokens, COALESCE($11, w.cache_read_tokens)),
+           cost_usd = GREATEST(w.cost_usd, COALESCE($12, w.cost_usd)),
+           summary = COALESCE($13, w.summary), error = COALESCE($14, w.error), exit_cause = COALESCE($15, w.exit_cause),
+           branch = COALESCE($16, w.branch), commit_sha = COALESCE($17, w.commit_sha),
+           files_changed = COALESCE($18, w.files_changed), lines_added = COALESCE($19, w.lines_added),
+           lines_removed = COALESCE($20, w.lines_removed), pr_url = COALESCE($21, w.pr_url)
+           FROM cur WHERE w.id = cur.id AND cur.status IN ('claimed', 'running')
+         RETURNING w.*),
+       usage AS (
+         INSERT INTO usage_days (account_id, day, cost_usd, input_tokens, output_tokens)
+         SELECT $22, (now() AT TIME ZONE 'UTC')::date, upd.cost_usd - cur.cost_usd,
+                upd.input_tokens - cur.input_tokens, upd.output_tokens - cur.output_tokens
+           FROM upd JOIN cur ON cur.id = upd.id
+          WHERE upd.cost_usd > cur.cost_usd OR upd.input_tokens > cur.input_tokens OR upd.output_tokens > cur.output_tokens
+         ON CONFLICT (account_id, day) DO UPDATE SET cost_usd = usage_days.cost_usd + EXCLUDED.cost_usd,
+           input_tokens = usage_days.input_tokens + EXCLUDED.input_tokens,
+           output_tokens = usage_days.output_tokens + EXCLUDED.output_tokens
+         RETURNING cost_usd),
+       started AS (
+         UPDATE tasks t SET status = 'running', updated_at = now()
+           FROM upd WHERE t.id = upd.task_id AND t.status = 'assigned' RETURNING t.id)
+       SELECT to_jsonb(upd) AS worker, to_jsonb(cur) - 'task_status' AS previous, cur.task_status,
+              (SELECT cost_usd FROM usage) AS day_cost, (SELECT count(*) FROM started) AS started
+         FROM cur LEFT JOIN upd ON upd.id = cur.id`,
       [
         workerId,
         final ? status : null,
@@ -95,7 +116,7 @@ export async function updateWorker(
         body.outputTokens ?? null,
         body.cacheReadTokens ?? null,
         body.costUsd ?? null,
-        summary ?? null,
+        body.summary ?? body.result ?? null,
         body.error ?? null,
         body.exitCause ?? (status === 'completed' ? 'completed' : null),
         body.branch ?? null,
@@ -104,39 +125,28 @@ export async function updateWorker(
         body.linesAdded ?? null,
         body.linesRemoved ?? null,
         body.prUrl ?? null,
+        account.id,
       ],
     )
-  )[0]!;
-
-  if (costDelta > 0 || inDelta > 0 || outDelta > 0) {
-    await tx.query(
-      `INSERT INTO usage_days (account_id, day, cost_usd, input_tokens, output_tokens)
-       VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3, $4)
-       ON CONFLICT (account_id, day) DO UPDATE SET cost_usd = usage_days.cost_usd + $2,
-         input_tokens = usage_days.input_tokens + $3, output_tokens = usage_days.output_tokens + $4`,
-      [account.id, costDelta, inDelta, outDelta],
-    );
+  )[0];
+  if (!applied) throw notFound('worker', workerId);
+  const worker = applied.worker;
+  if (!worker) {
+    return {
+      abort: true,
+      reason: abortReasonOf(applied.previous.status),
+      worker: applied.previous,
+      live: false,
+    };
   }
-
   if (final) {
-    await finishTask(tx, worker);
+    await finishTask(q, worker);
     return { abort: false, worker };
   }
-  if (status === 'running' || current.status === 'claimed') {
-    await tx.query(
-      `UPDATE tasks SET status = 'running', updated_at = now() WHERE id = $1 AND status = 'assigned'`,
-      [worker.task_id],
-    );
-  }
-  if (current.task_status === 'cancelled') return { abort: true, reason: 'cancelled', worker, live: true };
-  if (worker.auth_type === 'api' && account.max_cost_per_day_usd !== null && costDelta > 0) {
-    const today = await tx.query<{ cost_usd: number }>(
-      `SELECT cost_usd FROM usage_days WHERE account_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date`,
-      [account.id],
-    );
-    if ((today[0]?.cost_usd ?? 0) >= account.max_cost_per_day_usd) {
-      return { abort: true, reason: 'cost_limit', worker, live: true };
-    }
+  if (applied.task_status === 'cancelled') return { abort: true, reason: 'cancelled', worker, live: true };
+  const cap = account.max_cost_per_day_usd;
+  if (worker.auth_type === 'api' && cap !== null && applied.day_cost !== null && applied.day_cost >= cap) {
+    return { abort: true, reason: 'cost_limit', worker, live: true };
   }
   return { abort: false, worker };
 }

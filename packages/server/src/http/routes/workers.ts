@@ -1,12 +1,13 @@
 import { ClaimBody, PatchWorkerBody, PostEventsBody } from '@buildd/protocol';
 import { Hono } from 'hono';
+import type { Queryable } from '../../db/index.ts';
 import { retryTransient } from '../../db/retry.ts';
 import type { AccountRow, WorkerRow } from '../../db/rows.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
 import { ApiError, notFound } from '../../errors.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimResult, claimTasks } from '../../queue/claim.ts';
-import { updateWorker } from '../../queue/update-worker.ts';
+import { isFinalPatch, updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv, AuthedAccount } from '../context.ts';
@@ -48,6 +49,8 @@ export function workerRoutes() {
     const deadline = Date.now() + (body.waitSeconds ?? 0) * 1000;
     let result: ClaimResult;
     for (;;) {
+      // A client that hung up must not be handed tasks it will never run.
+      if (c.req.raw.signal.aborted) return c.body(null, 499 as 200);
       result = await retryTransient(() => db.transaction((tx) => claimTasks(tx, request)));
       const left = deadline - Date.now();
       if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
@@ -74,9 +77,9 @@ export function workerRoutes() {
     const body = await readJson(c, PatchWorkerBody);
     const { db, bus, leaseSeconds } = c.var.deps;
     const me = c.var.account;
-    const result = await retryTransient(() =>
-      db.transaction((tx) => updateWorker(tx, accountRow(me), c.req.param('id'), body, leaseSeconds)),
-    );
+    const apply = (q: Queryable) => updateWorker(q, accountRow(me), c.req.param('id'), body, leaseSeconds);
+    // Progress is one statement; a final report also moves the task, so it gets a transaction.
+    const result = await retryTransient(() => (isFinalPatch(body) ? db.transaction(apply) : apply(db)));
     if (result.abort && !result.live) {
       const err = new ApiError('worker_not_live', `This worker is ${result.worker.status}; stop the run.`);
       return c.json(
