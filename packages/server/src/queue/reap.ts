@@ -1,7 +1,7 @@
 import type { Db } from '../db/index.ts';
 
 /** Any constant works; every replica uses the same one so only one reaps at a time. */
-const reaperLockKey = 4_2424_2424;
+export const reaperLockKey = 4_2424_2424;
 
 /**
  * Turns workers whose lease ran out into `lost` and gives their tasks back: `pending` while attempts
