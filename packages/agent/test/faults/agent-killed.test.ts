@@ -92,7 +92,12 @@ describe('an agent killed mid-task', () => {
     const secondWorker = reclaimed.workers.find((w: { id: string }) => w.id !== firstWorkerId);
     const recoveryMs = Date.parse(secondWorker.createdAt) - killedAt;
 
-    await until(async () => (await task()).status === 'completed', 45_000, 'the task to complete');
+    await until(
+      async () => (await task()).status === 'completed',
+      45_000,
+      'the task to complete',
+      async () => ({ task: await task(), log: second.log().split('\n').slice(-15) }),
+    );
     second.child.kill('SIGTERM');
     await second.exited;
 

@@ -8,10 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiClient, makeAccount } from '../../../server/test/support/api.ts';
 import { startTestServer, type TestServer } from '../../../server/test/support/server.ts';
 import { type RunningAgent, startAgent } from '../../src/agent.ts';
-import { memoryLog, testConfig } from '../support/agent-harness.ts';
+import { memoryLog } from '../support/agent-harness.ts';
 import { bash, type FakeAnthropic, startFakeAnthropic, text } from '../support/fake-anthropic.ts';
 import { makeOrigin, type Origin, tempDir } from '../support/git-fixtures.ts';
-import { agentEnv, agentHome, until } from './support/agent-process.ts';
+import { agentConfig, agentHome, removeAgentHomes, until } from './support/agent-process.ts';
 import { figure, ledgerOf } from './support/ledger.ts';
 
 const capUsd = 0.05;
@@ -39,6 +39,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await agent?.stop();
   agent = undefined;
+  removeAgentHomes();
   await anthropic?.close();
   await server?.close();
   rmSync(root, { recursive: true, force: true });
@@ -66,25 +67,24 @@ describe('the daily cost cap crossed mid-run', () => {
     };
     const at = agentHome();
     const logs = memoryLog();
-    const config = testConfig(
-      server.url,
-      [
-        '--api-key',
-        account.key,
-        '--poll-interval=1',
-        '--max-tasks=1',
-        '--auth=api',
-        `--data-dir=${at.dataDir}`,
-      ],
-      agentEnv(at, anthropic.url, 'api'),
-    );
+    const config = agentConfig(at, {
+      server: server.url,
+      apiKey: account.key,
+      fakeUrl: anthropic.url,
+      auth: 'api',
+    });
     agent = startAgent(config, { fetch: recordingFetch, log: logs.log, channel: false });
 
     const task = async (id: string) => (await account.api.get(`/api/tasks/${id}`)).body;
     await until(
       async () => (await task(firstId)).workers[0]?.status === 'failed',
-      30_000,
+      60_000,
       'the run to be stopped',
+      async () => ({
+        task: await task(firstId),
+        log: logs.lines.slice(-15),
+        fake: anthropic.requests.length,
+      }),
     );
     // Watch the agent for a while: it asks once more, learns the limit, and must then wait.
     await until(() => claims.some((c) => c.status === 429), 10_000, 'a claim after the run');

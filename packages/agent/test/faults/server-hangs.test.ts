@@ -11,10 +11,10 @@ import { startTestServer, type TestServer } from '../../../server/test/support/s
 import { type RunningAgent, startAgent } from '../../src/agent.ts';
 import { ApiError } from '../../src/api-error.ts';
 import { createClient } from '../../src/client.ts';
-import { memoryLog, testConfig } from '../support/agent-harness.ts';
+import { memoryLog } from '../support/agent-harness.ts';
 import { type FakeAnthropic, startFakeAnthropic, text, write } from '../support/fake-anthropic.ts';
 import { makeOrigin, type Origin, tempDir } from '../support/git-fixtures.ts';
-import { agentEnv, agentHome, until } from './support/agent-process.ts';
+import { agentConfig, agentHome, removeAgentHomes, until } from './support/agent-process.ts';
 import { figure, ledgerOf } from './support/ledger.ts';
 import {
   type FaultProxy,
@@ -32,6 +32,7 @@ let root: string | undefined;
 
 afterEach(async () => {
   await agent?.stop();
+  removeAgentHomes();
   await proxy?.close();
   await silent?.close();
   await anthropic?.close();
@@ -105,16 +106,17 @@ describe('an agent behind a server that hangs', () => {
     });
     const at = agentHome();
     const logs = memoryLog();
-    const config = testConfig(
-      proxy.url,
-      ['--api-key', server!.adminKey, '--poll-interval=1', '--max-tasks=1', `--data-dir=${at.dataDir}`],
-      agentEnv(at, anthropic!.url, 'oauth'),
-    );
+    const config = agentConfig(at, { server: proxy.url, apiKey: server!.adminKey, fakeUrl: anthropic!.url });
     const startedAt = Date.now();
     agent = startAgent(config, { log: logs.log, channel: false });
 
     const task = async () => (await admin.get(`/api/tasks/${taskId}`)).body;
-    await until(async () => (await task()).status === 'completed', 60_000, 'the task to complete');
+    await until(
+      async () => (await task()).status === 'completed',
+      75_000,
+      'the task to complete',
+      async () => ({ task: await task(), log: logs.lines.slice(-15), proxied: proxy?.requests.length }),
+    );
     const completedMs = Date.now() - startedAt;
     await agent.stop();
     agent = undefined;

@@ -8,10 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiClient } from '../../../server/test/support/api.ts';
 import { type Engine, hasPostgres } from '../../../server/test/support/engines.ts';
 import { type RunningAgent, startAgent } from '../../src/agent.ts';
-import { memoryLog, testConfig } from '../support/agent-harness.ts';
+import { memoryLog } from '../support/agent-harness.ts';
 import { bash, type FakeAnthropic, startFakeAnthropic, text, write } from '../support/fake-anthropic.ts';
 import { makeOrigin, type Origin, tempDir } from '../support/git-fixtures.ts';
-import { agentEnv, agentHome, until } from './support/agent-process.ts';
+import { agentConfig, agentHome, removeAgentHomes, until } from './support/agent-process.ts';
 import { figure, ledgerOf } from './support/ledger.ts';
 import { closeAllServers, startServerProcess } from './support/server-process.ts';
 
@@ -35,6 +35,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await agent?.stop();
   agent = undefined;
+  removeAgentHomes();
   await closeAllServers();
   await anthropic?.close();
   rmSync(root, { recursive: true, force: true });
@@ -87,11 +88,7 @@ describe.each(legs)('the server killed and restarted mid-run (%s)', (engine) => 
     const at = agentHome();
     const { seen, recordingFetch } = eventTraffic();
     const logs = memoryLog();
-    const config = testConfig(
-      server.url,
-      ['--api-key', server.adminKey, '--poll-interval=1', '--max-tasks=1', `--data-dir=${at.dataDir}`],
-      agentEnv(at, anthropic.url, 'oauth'),
-    );
+    const config = agentConfig(at, { server: server.url, apiKey: server.adminKey, fakeUrl: anthropic.url });
     agent = startAgent(config, { fetch: recordingFetch, log: logs.log });
 
     const served = (name: string) =>
@@ -107,7 +104,12 @@ describe.each(legs)('the server killed and restarted mid-run (%s)', (engine) => 
     const downMs = Date.now() - killedAt;
 
     const task = async () => (await admin.get(`/api/tasks/${taskId}`)).body;
-    await until(async () => (await task()).status === 'completed', 45_000, 'the task to complete');
+    await until(
+      async () => (await task()).status === 'completed',
+      45_000,
+      'the task to complete',
+      async () => ({ task: await task(), log: logs.lines.slice(-15) }),
+    );
     const deliveredMs = Date.now() - restartAt;
     await agent.stop();
     agent = undefined;

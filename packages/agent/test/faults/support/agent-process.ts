@@ -6,9 +6,10 @@
  * `kill -9` of the agent leaves behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AgentConfig, loadConfig } from '../../../src/config.ts';
 import { fakeApiKey, fakeOauthToken } from '../../support/agent-harness.ts';
 
 const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'buildd-agent.mjs');
@@ -19,11 +20,20 @@ export interface AgentHome {
   dataDir: string;
 }
 
-/** A fresh temporary HOME for one agent. */
+const homes = new Set<string>();
+
+/** A fresh temporary HOME for one agent (removed by `removeAgentHomes`). */
 export function agentHome(prefix = 'buildd-fault-agent-'): AgentHome {
   const home = mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(join(home, 'tmp'));
+  homes.add(home);
   return { home, dataDir: join(home, '.buildd', 'agent') };
+}
+
+/** Removes every agent HOME made so far; call once no agent uses them any more. */
+export function removeAgentHomes(): void {
+  for (const home of homes) rmSync(home, { recursive: true, force: true });
+  homes.clear();
 }
 
 /**
@@ -41,6 +51,30 @@ export function agentEnv(at: AgentHome, fakeUrl: string, auth: 'oauth' | 'api'):
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     ...(auth === 'oauth' ? { CLAUDE_CODE_OAUTH_TOKEN: fakeOauthToken } : { ANTHROPIC_API_KEY: fakeApiKey }),
   };
+}
+
+/** The config of an in-process agent (`startAgent`) living in `at`, with the CLI's `flags`. */
+export function agentConfig(
+  at: AgentHome,
+  opts: { server: string; apiKey: string; fakeUrl: string; auth?: 'oauth' | 'api'; flags?: string[] },
+): AgentConfig {
+  const auth = opts.auth ?? 'oauth';
+  const result = loadConfig(
+    [
+      `--server=${opts.server}`,
+      `--api-key=${opts.apiKey}`,
+      `--data-dir=${at.dataDir}`,
+      `--auth=${auth}`,
+      '--name=fault-agent',
+      '--max-tasks=1',
+      '--poll-interval=1',
+      '--grace-period=1',
+      ...(opts.flags ?? []),
+    ],
+    agentEnv(at, opts.fakeUrl, auth),
+  );
+  if (result.action !== 'run') throw new Error('unexpected config action');
+  return result.config;
 }
 
 /** A running agent process. */
@@ -111,9 +145,10 @@ export async function killAgentTree(agent: AgentProcess): Promise<void> {
   await killProcessesWithEnv(`HOME=${agent.at.home}`);
 }
 
-/** Kills every agent process a test started (and what they left). For afterEach. */
+/** Kills every agent process a test started (and what they left), then removes their HOMEs. */
 export async function killAllAgents(): Promise<void> {
   for (const agent of [...started]) await killAgentTree(agent);
+  removeAgentHomes();
 }
 
 /** SIGKILLs every process whose environment holds `entry` exactly, until none is left. Linux only. */
@@ -154,11 +189,22 @@ export function processesWithEnv(entry: string): number[] {
     .map(Number);
 }
 
-/** Polls `check` every 50 ms until it holds, failing with `what` after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+/**
+ * Polls `check` every 50 ms until it holds, failing with `what` after `timeoutMs`; `explain` adds
+ * what the test knows at that moment (task state, logs) to the failure.
+ */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  explain?: () => unknown,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const more = explain ? `\n${JSON.stringify(await explain(), null, 1)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${more}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
