@@ -1,4 +1,5 @@
 // `npm run bench`: prints figures to compare between runs. Not a test: nothing here passes or fails on time.
+import { agentLines, benchAgent } from './agent-overhead.ts';
 import { benchLifecycles } from './server-lifecycle.ts';
 
 const only = process.argv[2];
@@ -14,4 +15,12 @@ if (!only || only === 'server') {
       `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)`,
     );
   }
+}
+
+if (!only || only === 'agent') {
+  console.log(
+    '# agent: own overhead per task outside the model (1,000-file local origin, tasks in sequence, real SDK → fake Messages API, server process on PGlite)',
+  );
+  for (const line of agentLines(await benchAgent(Number(process.env.BENCH_AGENT_TASKS ?? 10))))
+    console.log(line);
 }

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, realpath, rename, rm } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Workspace } from '@buildd/protocol';
 
@@ -111,8 +111,10 @@ export async function prepareCheckout(input: {
   const dir = join(dataDir, 'worktrees', workerId);
   return withRepoLock(cacheDir, async () => {
     const cloned = await ensureClone(repoUrl, cacheDir, opts);
-    if (!cloned) await fetchBranches(cacheDir, workspace.defaultBranch, branch, opts);
-    await dropWorktree(cacheDir, dir, branch); // leftovers of a crashed run with the same worker id
+    const mayHaveBranch = cloned || (await fetchBranches(cacheDir, workspace.defaultBranch, branch, opts));
+    // Leftovers of a crashed run with the same worker id. A leftover branch needs no deleting:
+    // `worktree add -B` resets it.
+    await dropWorktree(cacheDir, dir, null);
     const baseSha = await commitOf(cacheDir, `origin/${workspace.defaultBranch}`);
     if (!baseSha) {
       throw new GitError(
@@ -120,7 +122,7 @@ export async function prepareCheckout(input: {
       );
     }
     // A branch an earlier attempt already pushed is continued, so the final push fast-forwards.
-    const startSha = (await commitOf(cacheDir, `origin/${branch}`)) || baseSha;
+    const startSha = (mayHaveBranch && (await commitOf(cacheDir, `origin/${branch}`))) || baseSha;
     await mkdir(join(dataDir, 'worktrees'), { recursive: true });
     try {
       await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, dir, startSha], opts);
@@ -136,21 +138,23 @@ export async function prepareCheckout(input: {
 /**
  * Fetch the default branch and the task branch only: a repository that buildd works on gathers one
  * branch per task, and fetching all of them would make every task start slower than the last.
+ * True when the task branch was fetched (an earlier attempt pushed it).
  */
 async function fetchBranches(
   cacheDir: string,
   defaultBranch: string,
   branch: string,
   opts: { signal?: AbortSignal },
-) {
+): Promise<boolean> {
   const refspec = (name: string) => `+refs/heads/${name}:refs/remotes/origin/${name}`;
   await git(cacheDir, ['fetch', '--quiet', 'origin', refspec(defaultBranch)], {
     ...opts,
     timeoutMs: 600_000,
   });
   // The task branch exists only if an earlier attempt pushed it; otherwise drop a stale copy.
-  await git(cacheDir, ['fetch', '--quiet', 'origin', refspec(branch)], { ...opts, timeoutMs: 600_000 }).catch(
-    () => git(cacheDir, ['update-ref', '-d', `refs/remotes/origin/${branch}`]),
+  return git(cacheDir, ['fetch', '--quiet', 'origin', refspec(branch)], { ...opts, timeoutMs: 600_000 }).then(
+    () => true,
+    () => git(cacheDir, ['update-ref', '-d', `refs/remotes/origin/${branch}`]).then(() => false),
   );
 }
 
@@ -206,8 +210,12 @@ export async function commitAndMeasure(checkout: Checkout, message: string): Pro
   );
   // --no-verify: repository hooks could wait for input or run for minutes in an unattended run.
   if (staged) await git(dir, ['commit', '--quiet', '--no-verify', '-m', message]);
-  const head = (await git(dir, ['rev-parse', 'HEAD'])).trim();
-  const commits = Number((await git(dir, ['rev-list', '--count', `${baseSha}..HEAD`])).trim());
+  // Every commit of the range is an ancestor of HEAD, so in topological order HEAD comes first
+  // (one git call for the head and the count: each costs a process start).
+  const branchCommits = (await git(dir, ['rev-list', '--topo-order', `${baseSha}..HEAD`]))
+    .split('\n')
+    .filter(Boolean);
+  const commits = branchCommits.length;
   let filesChanged = 0;
   let linesAdded = 0;
   let linesRemoved = 0;
@@ -220,7 +228,7 @@ export async function commitAndMeasure(checkout: Checkout, message: string): Pro
     linesAdded += Number(added) || 0;
     linesRemoved += Number(removed) || 0;
   }
-  return { commitSha: commits > 0 ? head : null, commits, filesChanged, linesAdded, linesRemoved };
+  return { commitSha: branchCommits[0] ?? null, commits, filesChanged, linesAdded, linesRemoved };
 }
 
 /** Push the task branch to origin. */
@@ -247,15 +255,34 @@ export async function removeCheckout(checkout: Checkout, opts: { keepBranch?: bo
   );
 }
 
+/**
+ * Unregister and delete the worktree at `dir` if there is one, and delete `branch` if it exists.
+ * The usual case costs two git calls (each is a process start, a noticeable part of a task's overhead).
+ */
 async function dropWorktree(cacheDir: string, dir: string, branch: string | null) {
-  await git(cacheDir, ['worktree', 'remove', '--force', '--force', dir]).catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
-  await git(cacheDir, ['worktree', 'prune']);
-  if (branch) {
-    const exists = await git(cacheDir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]).then(
+  const exists = await stat(dir).then(
+    () => true,
+    () => false,
+  );
+  const removed =
+    exists &&
+    (await git(cacheDir, ['worktree', 'remove', '--force', '--force', dir]).then(
       () => true,
       () => false,
-    );
-    if (exists) await git(cacheDir, ['branch', '-D', '--quiet', branch]);
+    ));
+  if (!removed) {
+    // Not a registered worktree, a half-made one, or one whose directory is gone: delete what is
+    // there and let prune drop a registration that points nowhere.
+    await rm(dir, { recursive: true, force: true });
+    await git(cacheDir, ['worktree', 'prune']);
+  }
+  if (branch) {
+    await git(cacheDir, ['branch', '-D', '--quiet', branch]).catch(async (error: unknown) => {
+      const present = await git(cacheDir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]).then(
+        () => true,
+        () => false,
+      );
+      if (present) throw error;
+    });
   }
 }
