@@ -12,7 +12,7 @@ if (!only || only === 'server') {
   for (const engine of engines) {
     const f = await benchLifecycles(engine, Number(process.env.BENCH_TASKS ?? 3000));
     console.log(
-      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)`,
+      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)   CPU per lifecycle: server ${f.serverCpuMsPerLifecycle} ms${f.postgresCpuMsPerLifecycle === null ? '' : `, postgres ${f.postgresCpuMsPerLifecycle} ms`}`,
     );
   }
 }

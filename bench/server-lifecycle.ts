@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,34 @@ export interface LifecycleFigures {
   lifecyclesPerSecond: number;
   claimP50Ms: number;
   claimP99Ms: number;
+  /** CPU time the server process spent per lifecycle (user + system), from /proc. */
+  serverCpuMsPerLifecycle: number;
+  /** CPU time of all PostgreSQL processes per lifecycle (PostgreSQL leg only). */
+  postgresCpuMsPerLifecycle: number | null;
+}
+
+/** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Total CPU milliseconds of every process named `postgres` (the server and its backends). */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 const pct = (sorted: number[], p: number) =>
@@ -73,6 +102,9 @@ export async function benchLifecycles(
     );
     const latencies: number[] = [];
     let done = 0;
+    const serverPid = server.child.pid ?? 0;
+    const cpuBefore = cpuMs(serverPid);
+    const pgBefore = engine === 'postgres' ? postgresCpuMs() : 0;
     const began = performance.now();
     await Promise.all(
       Array.from({ length: claimers }, async (_, i) => {
@@ -95,6 +127,8 @@ export async function benchLifecycles(
       }),
     );
     const seconds = (performance.now() - began) / 1000;
+    const serverCpu = cpuMs(serverPid) - cpuBefore;
+    const pgCpu = engine === 'postgres' ? postgresCpuMs() - pgBefore : null;
     if (done !== tasks) throw new Error(`only ${done} of ${tasks} lifecycles completed`);
     latencies.sort((a, b) => a - b);
     return {
@@ -105,6 +139,8 @@ export async function benchLifecycles(
       lifecyclesPerSecond: Math.round(done / seconds),
       claimP50Ms: Number(pct(latencies, 50).toFixed(1)),
       claimP99Ms: Number(pct(latencies, 99).toFixed(1)),
+      serverCpuMsPerLifecycle: Number((serverCpu / done).toFixed(2)),
+      postgresCpuMsPerLifecycle: pgCpu === null ? null : Number((pgCpu / done).toFixed(2)),
     };
   } finally {
     await server.stop();

@@ -18,7 +18,7 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
     });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.stdout.on('data', (d) => {
       stdout += d;
       if (until?.(stdout)) child.kill('SIGTERM');
@@ -35,7 +35,8 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
 
 const listening = (out: string) => out.includes('buildd-server listening') && out.includes('local agent');
 
-describe('buildd-server process', () => {
+// Each test starts the real server process (tsx, PGlite): slow on a busy machine, hence the long timeouts.
+describe('buildd-server process', { timeout: 150_000 }, () => {
   let home: string;
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'buildd-main-'));

@@ -12,6 +12,22 @@ export interface PostgresOptions {
   onError?: (err: Error) => void;
 }
 
+const statementNames = new Map<string, string>();
+
+/**
+ * A query config that names statements with parameters, so that each connection parses and plans them
+ * once and reuses the plan: planning the claim and PATCH statements costs more than running them.
+ */
+function prepared(sql: string, params: readonly unknown[] | undefined): pg.QueryConfig {
+  if (!params || params.length === 0) return { text: sql };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `buildd_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params as unknown[] };
+}
+
 /** Opens a pool on a PostgreSQL server. */
 export function openPostgres(options: PostgresOptions): Db {
   const pool = new pg.Pool({
@@ -28,7 +44,7 @@ export function openPostgres(options: PostgresOptions): Db {
   return {
     engine: 'postgres',
     async query<T>(sql: string, params?: readonly unknown[]) {
-      const result = await pool.query(sql, params as unknown[]);
+      const result = await pool.query(prepared(sql, params));
       return result.rows as T[];
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
@@ -53,7 +69,7 @@ export function openPostgres(options: PostgresOptions): Db {
         await client.query('BEGIN');
         const tx: Queryable = {
           async query<R>(sql: string, params?: readonly unknown[]) {
-            return (await client.query(sql, params as unknown[])).rows as R[];
+            return (await client.query(prepared(sql, params))).rows as R[];
           },
           async exec(sql: string) {
             await client.query(sql);
