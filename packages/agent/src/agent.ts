@@ -79,7 +79,9 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
     await checkAccount(client, log);
     const workspaceIds = await resolveWorkspaces(client, config.workspaces, log);
     replayed = await replaySpools(config.dataDir, client, log);
-    const runTask = deps.runTask ?? (await import('./run.ts')).runTask;
+    // The SDK is loaded with the first task, not at start: an idle agent stays small.
+    const runTask: RunTask =
+      deps.runTask ?? (async (worker, ctx) => (await import('./run.ts')).runTask(worker, ctx));
     // stop() may have come while we were starting: then there is nothing to run.
     if (stopRequested.signal.aborted) return;
     const claimLoop = new ClaimLoop({
