@@ -78,7 +78,7 @@ describe('the daily cost cap crossed mid-run', () => {
     const task = async (id: string) => (await account.api.get(`/api/tasks/${id}`)).body;
     await until(
       async () => (await task(firstId)).workers[0]?.status === 'failed',
-      60_000,
+      40_000,
       'the run to be stopped',
       async () => ({
         task: await task(firstId),
@@ -150,5 +150,5 @@ describe('the daily cost cap crossed mid-run', () => {
       eventsLost: ledger.lost,
       eventsDuplicated: ledger.duplicated,
     });
-  });
+  }, 85_000);
 });
