@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, SchemaTooNewError } from '../src/db/index.ts';
+import { loadMigrations } from '../src/db/migrate.ts';
 import { newApiKey } from '../src/ids.ts';
 import { freshDb, testEngines } from './support/engines.ts';
 
@@ -115,7 +116,7 @@ describe.each(await testEngines())('migrations on %s', (engine) => {
       await migrate(db);
       await db.query(`INSERT INTO schema_migrations (version, name) VALUES (999, '999_future')`);
       await expect(migrate(db)).rejects.toThrow(SchemaTooNewError);
-      await expect(migrate(db)).rejects.toThrow(/version 999.*only knows up to version 1/);
+      await expect(migrate(db)).rejects.toThrow(/version 999.*only knows up to version \d+/);
     } finally {
       await db.dropSchema();
       await db.close();
@@ -125,7 +126,7 @@ describe.each(await testEngines())('migrations on %s', (engine) => {
   it('applies nothing twice', async () => {
     const db = await freshDb(engine);
     try {
-      expect((await migrate(db)).applied).toEqual(['001_init']);
+      expect((await migrate(db)).applied).toEqual((await loadMigrations()).map((m) => m.name));
       expect((await migrate(db)).applied).toEqual([]);
     } finally {
       await db.dropSchema();

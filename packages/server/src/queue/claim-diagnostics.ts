@@ -10,6 +10,7 @@ interface PendingView {
   required_capabilities: string[];
   deps_done: boolean;
   waiting: boolean;
+  workspace_full: boolean;
 }
 
 /**
@@ -20,7 +21,6 @@ export async function explainEmptyClaim(
   tx: Queryable,
   account: AccountRow,
   req: ClaimRequest,
-  fullWorkspaces: string[],
 ): Promise<{ reason: ClaimReason; message: string }> {
   const filter = req.workspaces;
   if (filter) {
@@ -49,7 +49,10 @@ export async function explainEmptyClaim(
             NOT EXISTS (SELECT 1 FROM unnest(t.depends_on) AS d(id) LEFT JOIN tasks dt ON dt.id = d.id
                          WHERE dt.status IS DISTINCT FROM 'completed') AS deps_done,
             (COALESCE(t.not_before > now(), false) OR COALESCE(t.cooldown_agent_id = $4 AND t.cooldown_until > now(), false)
-              OR t.id = ANY($5::text[])) AS waiting
+              OR t.id = ANY($5::text[])) AS waiting,
+            COALESCE(w.max_running_tasks <= (SELECT count(*) FROM workers k
+                                              WHERE k.workspace_id = w.id AND k.status IN ('claimed', 'running')), false)
+              AS workspace_full
        FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
        LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $1
       WHERE t.status = 'pending' AND (w.access = 'open' OR $2::boolean OR aw.can_claim)
@@ -83,7 +86,7 @@ export async function explainEmptyClaim(
       message: 'The waiting tasks depend on tasks that have not completed.',
     };
   }
-  if (able.filter((t) => t.deps_done).every((t) => fullWorkspaces.includes(t.workspace_id))) {
+  if (able.filter((t) => t.deps_done).every((t) => t.workspace_full)) {
     return {
       reason: 'workspace_full',
       message: 'The workspaces with waiting tasks are at their running limit.',

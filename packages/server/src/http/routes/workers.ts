@@ -51,7 +51,7 @@ export function workerRoutes() {
     for (;;) {
       // A client that hung up must not be handed tasks it will never run.
       if (c.req.raw.signal.aborted) return c.body(null, 499 as 200);
-      result = await retryTransient(() => db.transaction((tx) => claimTasks(tx, request)));
+      result = await retryTransient(() => claimTasks(db, request));
       const left = deadline - Date.now();
       if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
       // Long poll: sleep until a task may have become claimable here or on another replica; wake at least
