@@ -31,6 +31,7 @@ beforeAll(async () => {
   server = await startTestServer({ leaseSeconds: 20, renewSeconds: 2 });
   admin = apiClient(server.url, server.adminKey);
   for (const name of ['alpha', 'beta', 'gamma']) {
+    mkdirSync(join(root, name));
     origins[name] = makeOrigin(join(root, name));
     const ws = await admin.post('/api/workspaces', {
       name,
@@ -122,7 +123,9 @@ describe('agent with --max-tasks=2 and two of three workspaces', () => {
       const origin =
         origins[task.workspaceId === (await admin.get('/api/workspaces/beta')).body.id ? 'beta' : 'alpha']!;
       expect(origin.hasBranch(task.result.branch)).toBe(true);
-      expect(origin.readFile(task.result.branch, `f${index + 1}.txt`)).toBe(`made for f${index + 1}.txt\n`);
+      expect(origin.readFile(task.result.branch, `f${index + 1}.txt`).trim()).toBe(
+        `made for f${index + 1}.txt`,
+      );
       expect(task.result.commitSha).toMatch(/^[0-9a-f]{40}$/);
       expect(task.result.filesChanged).toBe(1);
       expect(task.costUsd).toBeCloseTo(costPerTask, 9);
