@@ -29,6 +29,7 @@ DECLARE
   v_limited boolean;
   v_fetch integer;
   v_candidates text[];
+  v_claimable text[];
   v_chosen text[] := '{}';
   v_skip_ws text[] := '{}';
   v_live integer;
@@ -44,23 +45,27 @@ BEGIN
     RETURN;
   END IF;
   v_limited := EXISTS (SELECT 1 FROM workspaces WHERE max_running_tasks IS NOT NULL);
+  -- The workspaces this agent may take tasks from, resolved once, so that the candidate query below is a
+  -- plain walk down the pending index whatever the table statistics say (a queue table's change fast).
+  SELECT COALESCE(array_agg(w.id), '{}') INTO v_claimable
+    FROM workspaces w
+    LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = p_account
+   WHERE (w.access = 'open' OR v_admin OR aw.can_claim)
+     AND (p_workspaces IS NULL OR w.id = ANY(p_workspaces) OR w.name = ANY(p_workspaces));
   v_fetch := CASE WHEN v_limited THEN LEAST(p_max * 4, 400) ELSE p_max END;
 
   -- 1. Candidates first: SKIP LOCKED never waits, and concurrent claimers never get the same task.
   SELECT array_agg(c.id ORDER BY c.priority DESC, c.seq) INTO v_candidates FROM (
     SELECT t.id, t.priority, t.seq FROM tasks t
-      JOIN workspaces w ON w.id = t.workspace_id
-      LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = p_account
      WHERE t.status = 'pending'
-       AND (w.access = 'open' OR v_admin OR aw.can_claim)
-       AND (p_workspaces IS NULL OR w.id = ANY(p_workspaces) OR w.name = ANY(p_workspaces))
+       AND t.workspace_id = ANY(v_claimable)
        AND (t.runner_preference = 'any' OR t.runner_preference = v_type)
        AND t.required_capabilities <@ p_caps
        AND (t.not_before IS NULL OR t.not_before <= now())
        AND NOT COALESCE(t.cooldown_agent_id = p_agent AND t.cooldown_until > now(), false)
        AND NOT (t.id = ANY(p_exclude))
-       AND NOT EXISTS (SELECT 1 FROM unnest(t.depends_on) AS d(id) LEFT JOIN tasks dt ON dt.id = d.id
-                        WHERE dt.status IS DISTINCT FROM 'completed')
+       AND (t.depends_on = '{}' OR NOT EXISTS (
+             SELECT 1 FROM tasks dt WHERE dt.id = ANY(t.depends_on) AND dt.status <> 'completed'))
      ORDER BY t.priority DESC, t.seq
      LIMIT v_fetch
      FOR UPDATE OF t SKIP LOCKED) c;
@@ -131,19 +136,16 @@ BEGIN
       SELECT array_agg(key) INTO v_skip_ws FROM jsonb_each_text(v_room) WHERE value::integer <= 0;
       SELECT array_agg(c.id ORDER BY c.priority DESC, c.seq) INTO v_candidates FROM (
         SELECT t.id, t.priority, t.seq FROM tasks t
-          JOIN workspaces w ON w.id = t.workspace_id
-          LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = p_account
          WHERE t.status = 'pending'
-           AND (w.access = 'open' OR v_admin OR aw.can_claim)
-           AND (p_workspaces IS NULL OR w.id = ANY(p_workspaces) OR w.name = ANY(p_workspaces))
+           AND t.workspace_id = ANY(v_claimable)
            AND (t.runner_preference = 'any' OR t.runner_preference = v_type)
            AND t.required_capabilities <@ p_caps
            AND (t.not_before IS NULL OR t.not_before <= now())
            AND NOT COALESCE(t.cooldown_agent_id = p_agent AND t.cooldown_until > now(), false)
            AND NOT (t.id = ANY(p_exclude)) AND NOT (t.id = ANY(v_chosen))
            AND NOT (t.workspace_id = ANY(COALESCE(v_skip_ws, '{}')))
-           AND NOT EXISTS (SELECT 1 FROM unnest(t.depends_on) AS d(id) LEFT JOIN tasks dt ON dt.id = d.id
-                            WHERE dt.status IS DISTINCT FROM 'completed')
+           AND (t.depends_on = '{}' OR NOT EXISTS (
+                 SELECT 1 FROM tasks dt WHERE dt.id = ANY(t.depends_on) AND dt.status <> 'completed'))
          ORDER BY t.priority DESC, t.seq
          LIMIT v_fetch
          FOR UPDATE OF t SKIP LOCKED) c;

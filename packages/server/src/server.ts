@@ -55,6 +55,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     reap().catch((err) => opts.log.warn({ err: (err as Error).message }, 'reaper round failed'));
   }, opts.reapIntervalSeconds * 1000);
   timer.unref();
+  // A queue's rows change state all the time, so the planner's statistics go stale between autovacuum's
+  // rounds (and PGlite has no autovacuum): with a stale "few rows" estimate it sorts every pending task on
+  // each claim instead of walking the pending index. Keeping them fresh is cheap.
+  const analyze = () =>
+    opts.db
+      .exec('ANALYZE tasks, workers')
+      .catch((err) => opts.log.debug({ err: (err as Error).message }, 'analyze failed'));
+  const statsTimer = setInterval(analyze, 10_000);
+  statsTimer.unref();
 
   const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
   const channel = new AgentChannel(opts.db, bus);
@@ -79,6 +88,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     channel,
     async close() {
       clearInterval(timer);
+      clearInterval(statsTimer);
       channel.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

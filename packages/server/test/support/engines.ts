@@ -52,7 +52,11 @@ export async function freshDb(engine: Engine): Promise<Db & { dropSchema(): Prom
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
-    const db = openPostgres({ connectionString: postgresUrl, schema, maxConnections: 10 });
+    const db = openPostgres({
+      connectionString: postgresUrl,
+      schema,
+      maxConnections: Number(process.env.TEST_PG_POOL ?? 10),
+    });
     return Object.assign(db, {
       async dropSchema() {
         const c = new pg.Client({ connectionString: postgresUrl });
