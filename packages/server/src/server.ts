@@ -34,6 +34,13 @@ export interface StartOptions {
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(opts.db);
+  // Leases that ran out while no server was answering are not the agents' fault: give every live worker
+  // one more lease to come back before the reaper may take its task away.
+  await opts.db.query(
+    `UPDATE workers SET lease_expires_at = GREATEST(lease_expires_at, now() + make_interval(secs => $1))
+      WHERE status IN ('claimed', 'running')`,
+    [opts.leaseSeconds],
+  );
   const bus = new Bus(opts.db);
   await bus.start();
   const deps: AppDeps = {

@@ -1,6 +1,8 @@
 import pg from 'pg';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { reapExpiredWorkers, reaperLockKey } from '../src/queue/reap.ts';
+import { startServer } from '../src/server.ts';
 import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
 import { postgresUrl, testEngines } from './support/engines.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -74,6 +76,33 @@ describe.each(await testEngines())('leases and the reaper on %s', (engine) => {
     await expireLeases();
     expect((await t.reap()).lost).toBe(1);
     expect((await admin.get(`/api/tasks/${task.body.id}`)).body.status).toBe('cancelled');
+  });
+
+  it('a restarted server gives live workers one more lease before reaping them', async () => {
+    const agent = await makeAccount(admin, t.url, { type: 'service' });
+    await admin.post('/api/tasks', { workspaceId: 'lease', title: 't', prompt: 'p' });
+    const w = (await agent.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'a' }))
+      .body.workers[0];
+    await expireLeases();
+    // The server goes away and comes back on the same database while the lease is already past.
+    await t.server.close();
+    const again = await startServer({
+      db: t.db,
+      log: pino({ level: 'silent' }),
+      host: '127.0.0.1',
+      port: 0,
+      leaseSeconds: 2,
+      renewSeconds: 1,
+      reapIntervalSeconds: 3600,
+    });
+    try {
+      expect(await again.reap()).toEqual({ lost: 0, requeued: 0, failed: 0 });
+      const back = await apiClient(again.url, agent.key).patch(`/api/workers/${w.id}`, { turns: 1 });
+      expect(back.status).toBe(200);
+      expect(back.body.abort).toBe(false);
+    } finally {
+      await again.close();
+    }
   });
 
   // PGlite has one connection in one process, so there is no second reaper to keep out.
