@@ -31,6 +31,19 @@ export function batchEvents(events: readonly WorkerEventInput[]): WorkerEventInp
   return batches;
 }
 
+/** The entry at `start`, merged with the event entries that directly follow it. */
+function coalesceEvents(pending: readonly SpoolEntry[], start: number): { entry: SpoolEntry; count: number } {
+  const first = pending[start]!;
+  if (first.kind !== 'events') return { entry: first, count: 1 };
+  const events = [...first.events];
+  let count = 1;
+  for (let next = pending[start + count]; next?.kind === 'events'; next = pending[start + count]) {
+    events.push(...next.events);
+    count += 1;
+  }
+  return { entry: { kind: 'events', events }, count };
+}
+
 /** Options of an `Outbox`. */
 export interface OutboxOptions {
   /** Called when the worker must stop: a PATCH answered `abort: true`, or the worker is gone (409/404). */
@@ -58,6 +71,15 @@ export class Outbox {
     private readonly log: Log,
     private readonly options: OutboxOptions = {},
   ) {}
+
+  /**
+   * Appends durably without starting a delivery: for progress events, written the moment they happen
+   * (so an agent killed with -9 loses none) and delivered in batches by the next `drain()`.
+   */
+  async record(...entries: SpoolEntry[]): Promise<void> {
+    if (this.#state === 'gone') return;
+    await this.spool.append(...entries);
+  }
 
   /** Appends durably, then starts delivering in the background. */
   async append(...entries: SpoolEntry[]): Promise<void> {
@@ -111,7 +133,11 @@ export class Outbox {
   }
 
   async #deliverPending(): Promise<DeliveryState> {
-    for (const entry of [...this.spool.pending()]) {
+    const pending = [...this.spool.pending()];
+    for (let i = 0; i < pending.length; ) {
+      // Consecutive event entries go out together (in POST-sized batches), and are acknowledged together.
+      const { entry, count } = coalesceEvents(pending, i);
+      i += count;
       try {
         await this.#send(entry);
       } catch (error) {
@@ -137,7 +163,7 @@ export class Outbox {
             return 'pending';
         }
       }
-      await this.spool.ack(1);
+      await this.spool.ack(count);
     }
     return 'delivered';
   }

@@ -1,4 +1,4 @@
-import { type ClaimedWorker, limits, type PatchWorkerBody, type WorkerEventInput } from '@buildd/protocol';
+import { type ClaimedWorker, limits, type PatchWorkerBody } from '@buildd/protocol';
 import { ApiError } from './api-error.ts';
 import type { BuilddClient } from './client.ts';
 import { childLog, type Log } from './log.ts';
@@ -50,7 +50,6 @@ const clip = (text: string | undefined) => text?.slice(0, limits.text);
 export class WorkerSession {
   readonly #abort = new AbortController();
   readonly #log: Log;
-  #buffer: WorkerEventInput[] = [];
   #latest: PatchWorkerBody = {};
   #dirty = false;
   #started = false;
@@ -85,7 +84,7 @@ export class WorkerSession {
     });
     this.#outbox = outbox;
     const timers = [
-      setInterval(() => void this.#flush(), deps.flushMs ?? 500),
+      setInterval(() => this.#flush(), deps.flushMs ?? 500),
       setInterval(() => this.#dirty && void this.#sendProgress(), deps.progressMs ?? 1000),
       // Its own timer: the lease is renewed even when the run reports nothing for a long time.
       setInterval(() => void this.#sendProgress(), Math.max(0.1, worker.renewSeconds) * 1000),
@@ -108,7 +107,7 @@ export class WorkerSession {
     // No progress PATCH may land after the final one.
     await this.#patching;
     const body = finalReport(outcome, this.abortCause);
-    await this.#flush();
+    // Queued behind every event already written, so it cannot overtake them.
     await outbox.append({ kind: 'patch', body, final: true });
     const delivery = await outbox.settle(deps.finalDeliveryMs ?? 10_000);
     this.#log(delivery === 'pending' ? 'warn' : 'info', 'run finished', {
@@ -124,9 +123,14 @@ export class WorkerSession {
   async #runTask(): Promise<RunOutcome> {
     const reporter: RunReporter = {
       event: (type, data) => {
-        if (!this.#outbox) return;
-        this.#buffer.push({ seq: this.#outbox.spool.nextSeq(), type, at: new Date().toISOString(), data });
-        if (this.#buffer.length >= 100) void this.#flush();
+        const outbox = this.#outbox;
+        if (!outbox) return;
+        // On disk at once, on the wire with the next flush: a killed agent replays it at its next start.
+        const event = { seq: outbox.spool.nextSeq(), type, at: new Date().toISOString(), data };
+        outbox.record({ kind: 'events', events: [event] }).catch((error: unknown) => {
+          this.#log('error', 'cannot write events to the spool', { error });
+        });
+        if (outbox.spool.pending().length >= 100) this.#flush();
       },
       progress: (p) => {
         const { status: _status, ...totals } = p;
@@ -144,13 +148,9 @@ export class WorkerSession {
     }
   }
 
-  #flush(): Promise<void> {
-    if (this.#buffer.length === 0 || !this.#outbox) return Promise.resolve();
-    const events = this.#buffer;
-    this.#buffer = [];
-    return this.#outbox.append({ kind: 'events', events }).catch((error: unknown) => {
-      this.#log('error', 'cannot write events to the spool', { error });
-    });
+  /** Starts delivering what the spool holds (events are already on disk; see `reporter.event`). */
+  #flush(): void {
+    if (this.#outbox && this.#outbox.spool.pending().length > 0) void this.#outbox.drain();
   }
 
   /** Sends the latest totals (cumulative, so only the newest matters) and renews the lease. */

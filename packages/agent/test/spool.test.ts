@@ -83,6 +83,23 @@ describe('Outbox', () => {
     outbox.close();
   });
 
+  it('records events on disk at once, sends nothing until a drain, then sends them as one batch', async () => {
+    const client = createClient({ server: fake.url, apiKey: 'k' });
+    const spool = await Spool.open(dataDir, 'wrk-rec');
+    const outbox = new Outbox(spool, client, silentLog);
+    for (let i = 0; i < 3; i++) await outbox.record({ kind: 'events', events: [event(spool.nextSeq())] });
+    expect(fake.requests).toHaveLength(0);
+    // What a process killed right now would leave behind, and replay at its next start.
+    const onDisk = await Spool.open(dataDir, 'wrk-rec');
+    expect(
+      onDisk.pending().flatMap((e) => (e.kind === 'events' ? e.events.map((ev) => ev.seq) : [])),
+    ).toEqual([1, 2, 3]);
+    await outbox.append({ kind: 'patch', body: { status: 'completed' }, final: true });
+    expect(await outbox.drain()).toBe('delivered');
+    expect(delivered()).toEqual(['events:1,2,3', 'patch:completed']);
+    outbox.close();
+  });
+
   it('replays spools left by an earlier run after a restart, in order', async () => {
     const finished = await Spool.open(dataDir, 'wrk-done');
     await finished.append({ kind: 'events', events: [event(finished.nextSeq()), event(finished.nextSeq())] });
