@@ -8,7 +8,7 @@ Usage: buildd-agent [options]
 
 Options (flag / environment variable / default):
   --server=URL          BUILDD_SERVER          ${defaults.server}
-  --api-key=KEY         BUILDD_API_KEY         required (or \`buildd login\`, which writes ~/.buildd/config.json)
+  --api-key=KEY         BUILDD_API_KEY         required (or "apiKey" in ~/.buildd/config.json)
   --workspace=ID|NAME   BUILDD_WORKSPACE       every claimable workspace; repeat or comma-separate for several
   --max-tasks=N         BUILDD_MAX_TASKS       ${defaults.maxTasks}
   --poll-interval=SEC   BUILDD_POLL_INTERVAL   ${defaults.pollIntervalSeconds}

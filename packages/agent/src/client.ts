@@ -139,7 +139,7 @@ function errorOf(method: string, path: string, response: Response, json: unknown
     const what = status === 401 ? 'rejected the API key' : 'refused this account';
     return new ApiError(
       kind,
-      `the buildd server ${what} (${status}: ${serverMessage}): check BUILDD_API_KEY / --api-key or run \`buildd login\``,
+      `the buildd server ${what} (${status}: ${serverMessage}): check BUILDD_API_KEY / --api-key (or ~/.buildd/config.json)`,
       status,
       code,
     );

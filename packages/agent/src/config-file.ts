@@ -5,7 +5,7 @@ import { join } from 'node:path';
 /** An environment as `process.env` has it. */
 export type Env = Record<string, string | undefined>;
 
-/** `~/.buildd/config.json`, written by the server's first start or `buildd login`. */
+/** `~/.buildd/config.json`, written by the server's first start. */
 export interface ConfigFile {
   server?: string;
   apiKey?: string;

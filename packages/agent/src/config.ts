@@ -118,7 +118,7 @@ function loadSettings(argv: readonly string[], env: Env, configFile?: ConfigFile
   const apiKey = pick('api-key', 'BUILDD_API_KEY', configFile?.apiKey);
   if (!apiKey?.value.trim()) {
     throw new ConfigError(
-      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or run `buildd login`',
+      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or put "apiKey" in ~/.buildd/config.json (the server\'s first start writes it)',
     );
   }
   const home = env.HOME || homedir();

@@ -53,7 +53,7 @@ describe('buildd-agent CLI', () => {
     const noKey = cli([]);
     expect(await noKey.exited).toBe(2);
     expect(noKey.out.stderr).toContain(
-      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or run `buildd login`',
+      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or put "apiKey" in ~/.buildd/config.json (the server\'s first start writes it)',
     );
     const noClaude = cli(['--api-key=buildd_user_k']);
     expect(await noClaude.exited).toBe(2);

@@ -106,7 +106,7 @@ describe('loadConfig', () => {
 
   it('says how to provide a missing API key', () => {
     expect(problem([])).toBe(
-      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or run `buildd login`',
+      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or put "apiKey" in ~/.buildd/config.json (the server\'s first start writes it)',
     );
     expect(problem(['--api-key= '])).toMatch(/BUILDD_API_KEY is not set/);
   });

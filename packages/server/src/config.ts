@@ -17,7 +17,7 @@ export interface ServerConfig {
   help: boolean;
 }
 
-export const serverHelp = `buildd-server: the buildd task queue server (HTTP API, dashboard, agent channel)
+export const serverHelp = `buildd-server: the buildd task queue server (HTTP API, progress streams, agent channel)
 
 Usage: buildd-server [options]
 

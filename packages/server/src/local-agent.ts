@@ -6,7 +6,7 @@ const localAccountName = 'local agent';
 
 /**
  * The newcomer's first run: when Claude credentials are in the environment, `npm start` also runs one
- * agent in this process, under an account of its own, so a task created on the dashboard runs end to end.
+ * agent in this process, under an account of its own, so a task created through the API runs end to end.
  * Without credentials it says once how to add them and serves anyway.
  */
 export async function startLocalAgent(
