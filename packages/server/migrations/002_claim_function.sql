@@ -9,6 +9,39 @@
 -- Answers one row per claimed task (kind 'claimed'), or one row of kind 'limit' naming the limit that
 -- leaves no slot, or no row when nothing is claimable (the caller then explains why).
 
+-- Pending tasks an agent may take, best first, locked with FOR UPDATE SKIP LOCKED (never waits; concurrent
+-- claimers never get the same task). Workspace access and the agent's filter are already resolved into
+-- p_claimable, so the plan is a walk down the pending index whatever the table statistics say.
+CREATE FUNCTION buildd_claim_candidates(
+  p_claimable text[],
+  p_type text,
+  p_caps text[],
+  p_agent text,
+  p_exclude text[],
+  p_limit integer
+) RETURNS text[]
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v_ids text[];
+BEGIN
+  SELECT array_agg(c.id ORDER BY c.priority DESC, c.seq) INTO v_ids FROM (
+    SELECT t.id, t.priority, t.seq FROM tasks t
+     WHERE t.status = 'pending'
+       AND t.workspace_id = ANY(p_claimable)
+       AND (t.runner_preference = 'any' OR t.runner_preference = p_type)
+       AND t.required_capabilities <@ p_caps
+       AND (t.not_before IS NULL OR t.not_before <= now())
+       AND NOT COALESCE(t.cooldown_agent_id = p_agent AND t.cooldown_until > now(), false)
+       AND NOT (t.id = ANY(p_exclude))
+       AND (t.depends_on = '{}' OR NOT EXISTS (
+             SELECT 1 FROM tasks dt WHERE dt.id = ANY(t.depends_on) AND dt.status <> 'completed'))
+     ORDER BY t.priority DESC, t.seq
+     LIMIT p_limit
+     FOR UPDATE OF t SKIP LOCKED) c;
+  RETURN v_ids;
+END
+$$;
+
 CREATE FUNCTION buildd_claim(
   p_account text,
   p_agent text,
@@ -31,7 +64,6 @@ DECLARE
   v_candidates text[];
   v_claimable text[];
   v_chosen text[] := '{}';
-  v_skip_ws text[] := '{}';
   v_live integer;
   v_live_oauth integer;
   v_cost double precision;
@@ -55,20 +87,7 @@ BEGIN
   v_fetch := CASE WHEN v_limited THEN LEAST(p_max * 4, 400) ELSE p_max END;
 
   -- 1. Candidates first: SKIP LOCKED never waits, and concurrent claimers never get the same task.
-  SELECT array_agg(c.id ORDER BY c.priority DESC, c.seq) INTO v_candidates FROM (
-    SELECT t.id, t.priority, t.seq FROM tasks t
-     WHERE t.status = 'pending'
-       AND t.workspace_id = ANY(v_claimable)
-       AND (t.runner_preference = 'any' OR t.runner_preference = v_type)
-       AND t.required_capabilities <@ p_caps
-       AND (t.not_before IS NULL OR t.not_before <= now())
-       AND NOT COALESCE(t.cooldown_agent_id = p_agent AND t.cooldown_until > now(), false)
-       AND NOT (t.id = ANY(p_exclude))
-       AND (t.depends_on = '{}' OR NOT EXISTS (
-             SELECT 1 FROM tasks dt WHERE dt.id = ANY(t.depends_on) AND dt.status <> 'completed'))
-     ORDER BY t.priority DESC, t.seq
-     LIMIT v_fetch
-     FOR UPDATE OF t SKIP LOCKED) c;
+  v_candidates := buildd_claim_candidates(v_claimable, v_type, p_caps, p_agent, p_exclude, v_fetch);
 
   -- 2. The account row: claims of one account queue here, and the counts below start after the lock.
   SELECT * INTO acct FROM accounts WHERE id = p_account FOR UPDATE;
@@ -133,22 +152,9 @@ BEGIN
       -- A workspace that filled up must not hide claimable tasks elsewhere: ask again without it (and
       -- without what is chosen). Each extra round fills at least one more workspace, so this ends.
       EXIT WHEN cardinality(v_chosen) >= v_slots OR cardinality(v_candidates) < v_fetch;
-      SELECT array_agg(key) INTO v_skip_ws FROM jsonb_each_text(v_room) WHERE value::integer <= 0;
-      SELECT array_agg(c.id ORDER BY c.priority DESC, c.seq) INTO v_candidates FROM (
-        SELECT t.id, t.priority, t.seq FROM tasks t
-         WHERE t.status = 'pending'
-           AND t.workspace_id = ANY(v_claimable)
-           AND (t.runner_preference = 'any' OR t.runner_preference = v_type)
-           AND t.required_capabilities <@ p_caps
-           AND (t.not_before IS NULL OR t.not_before <= now())
-           AND NOT COALESCE(t.cooldown_agent_id = p_agent AND t.cooldown_until > now(), false)
-           AND NOT (t.id = ANY(p_exclude)) AND NOT (t.id = ANY(v_chosen))
-           AND NOT (t.workspace_id = ANY(COALESCE(v_skip_ws, '{}')))
-           AND (t.depends_on = '{}' OR NOT EXISTS (
-                 SELECT 1 FROM tasks dt WHERE dt.id = ANY(t.depends_on) AND dt.status <> 'completed'))
-         ORDER BY t.priority DESC, t.seq
-         LIMIT v_fetch
-         FOR UPDATE OF t SKIP LOCKED) c;
+      v_claimable := ARRAY(SELECT unnest(v_claimable)
+                           EXCEPT SELECT key FROM jsonb_each_text(v_room) WHERE value::integer <= 0);
+      v_candidates := buildd_claim_candidates(v_claimable, v_type, p_caps, p_agent, p_exclude || v_chosen, v_fetch);
       EXIT WHEN v_candidates IS NULL;
     END LOOP;
   END IF;
