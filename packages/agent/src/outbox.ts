@@ -123,7 +123,9 @@ export class Outbox {
       this.#state = await this.#deliverPending();
       if (this.#state === 'gone') return 'gone';
       if (this.#state === 'delivered') {
-        if (this.#again) continue;
+        // An entry may have been added while the last one was out (its write still in flight, so no
+        // drain() yet): deliver it too, and never delete a spool that still holds something.
+        if (this.#again || this.spool.pending().length > 0) continue;
         if (this.spool.finished || this.options.dropWhenDelivered) await this.spool.remove();
         return 'delivered';
       }

@@ -98,7 +98,8 @@ describe('agent with --max-tasks=2 and two of three workspaces', () => {
         CLAUDE_CODE_OAUTH_TOKEN: '',
       },
     );
-    agent = startAgent(config, { log: memoryLog().log });
+    const logs = memoryLog();
+    agent = startAgent(config, { log: logs.log });
 
     let maxLive = 0;
     const deadline = Date.now() + 150_000;
@@ -115,6 +116,18 @@ describe('agent with --max-tasks=2 and two of three workspaces', () => {
       done = finished[0]?.n ?? 0;
       await new Promise((r) => setTimeout(r, 100));
     }
+    if (maxLive !== 2 || done < 5)
+      console.error(
+        maxLive,
+        done,
+        JSON.stringify(
+          await server.db.query(
+            `SELECT w.id, w.status, w.turns, w.cost_usd, w.last_event_seq, w.current_action, t.title, t.status AS ts FROM workers w JOIN tasks t ON t.id = w.task_id ORDER BY w.created_at`,
+          ),
+          null,
+          1,
+        ),
+      );
     expect(maxLive).toBe(2);
 
     for (const [index, id] of ids.entries()) {
