@@ -136,9 +136,11 @@ export async function prepareCheckout(input: {
 }
 
 /**
- * Fetch the default branch and the task branch only: a repository that buildd works on gathers one
- * branch per task, and fetching all of them would make every task start slower than the last.
- * True when the task branch was fetched (an earlier attempt pushed it).
+ * Fetch the default branch and the task branch only, in ONE fetch (one round trip to a remote origin): a
+ * repository that buildd works on gathers one branch per task, and fetching all of them would make every
+ * task start slower than the last. The task branch goes in as a pattern, which matches nothing (and is no
+ * error) when no earlier attempt pushed it; `--prune` drops a stale copy of it. It may also bring a few
+ * branches whose names extend it, which nothing uses.
  */
 async function fetchBranches(
   cacheDir: string,
@@ -146,16 +148,19 @@ async function fetchBranches(
   branch: string,
   opts: { signal?: AbortSignal },
 ): Promise<boolean> {
-  const refspec = (name: string) => `+refs/heads/${name}:refs/remotes/origin/${name}`;
-  await git(cacheDir, ['fetch', '--quiet', 'origin', refspec(defaultBranch)], {
-    ...opts,
-    timeoutMs: 600_000,
-  });
-  // The task branch exists only if an earlier attempt pushed it; otherwise drop a stale copy.
-  return git(cacheDir, ['fetch', '--quiet', 'origin', refspec(branch)], { ...opts, timeoutMs: 600_000 }).then(
-    () => true,
-    () => git(cacheDir, ['update-ref', '-d', `refs/remotes/origin/${branch}`]).then(() => false),
+  await git(
+    cacheDir,
+    [
+      'fetch',
+      '--quiet',
+      '--prune',
+      'origin',
+      `+refs/heads/${defaultBranch}:refs/remotes/origin/${defaultBranch}`,
+      `+refs/heads/${branch}*:refs/remotes/origin/${branch}*`,
+    ],
+    { ...opts, timeoutMs: 600_000 },
   );
+  return true;
 }
 
 /** The commit a ref points to, or '' when it does not exist. */
