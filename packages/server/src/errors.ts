@@ -27,7 +27,6 @@ export class ApiError extends Error {
 
 export const notFound = (what: string, id: string) =>
   new ApiError('not_found', `No ${what} with id "${id}".`);
-export const forbidden = (message: string) => new ApiError('forbidden', message);
 
 /** PostgreSQL error codes that mean "try the same thing again". */
 const transientCodes = new Set(['40001', '40P01', '57P01', '08006', '08003', '08000', '57P03']);
