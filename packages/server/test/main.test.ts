@@ -60,7 +60,8 @@ describe('buildd-server process', { timeout: 150_000 }, () => {
   });
 
   it('creates the admin once on first start, prints its key once and saves it with mode 0600', async () => {
-    const env = { HOME: home, BUILDD_CONFIG_DIR: join(home, '.buildd'), BUILDD_DATA_DIR: join(home, 'data') };
+    // A fresh machine: neither ~/.buildd nor the data dir exists yet, and nothing names them.
+    const env = { HOME: home };
     const first = await runServer(
       ['--port', '0', '--no-local-agent'],
       env,

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable } from './types.ts';
 
@@ -5,6 +6,8 @@ const parsers = { 20: (value: string) => Number(value) };
 
 /** Opens (or creates) an embedded database in `dataDir`; `undefined` keeps it in memory. */
 export async function openPglite(dataDir: string | undefined, schema?: string): Promise<Db> {
+  // PGlite creates only the last folder of the path; on a fresh machine ~/.buildd does not exist yet.
+  if (dataDir) await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const pg = await PGlite.create(dataDir, { parsers });
   return wrapPglite(pg, schema, true);
 }
