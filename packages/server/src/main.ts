@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { ensureAdmin, userConfigPath, writeUserConfig } from './bootstrap.ts';
 import { ConfigError, loadServerConfig, serverHelp } from './config.ts';
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   }
 
   const localAgent = config.localAgent
-    ? await startLocalAgent(db, server.url, join(config.dataDir, 'local-agent'), log)
+    ? await startLocalAgent(db, server.url, join(dirname(config.dataDir), 'local-agent'), log)
     : undefined;
 
   let stopping = false;
