@@ -25,7 +25,7 @@ CREATE FUNCTION buildd_update_worker(
   p_removed integer,
   p_pr text,
   p_account text
-) RETURNS TABLE (worker jsonb, previous jsonb, task_status text, day_cost double precision, started_count bigint)
+) RETURNS TABLE (worker jsonb, previous jsonb, task_status text, day_cost double precision)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 BEGIN
@@ -61,11 +61,12 @@ BEGIN
         input_tokens = usage_days.input_tokens + EXCLUDED.input_tokens,
         output_tokens = usage_days.output_tokens + EXCLUDED.output_tokens
       RETURNING cost_usd),
+    -- Executed for its effect (data-modifying WITH queries always run): an assigned task becomes running.
     started AS (
       UPDATE tasks t SET status = 'running', updated_at = now()
         FROM upd WHERE t.id = upd.task_id AND t.status = 'assigned' RETURNING t.id)
     SELECT to_jsonb(upd) AS worker, to_jsonb(cur) - 'task_status' AS previous, cur.task_status,
-           (SELECT cost_usd FROM usage) AS day_cost, (SELECT count(*) FROM started) AS started_count
+           (SELECT cost_usd FROM usage) AS day_cost
       FROM cur LEFT JOIN upd ON upd.id = cur.id;
 END
 $$;

@@ -31,11 +31,11 @@ export function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus 
   }
 }
 
+const isFinal = (s: ReturnType<typeof requestedStatus>): s is FinalStatus =>
+  s === 'completed' || s === 'failed' || s === 'cancelled';
+
 /** Whether a PATCH ends the run (and so needs a transaction to move the task too). */
-export const isFinalPatch = (body: PatchWorkerBody) => {
-  const s = requestedStatus(body);
-  return s === 'completed' || s === 'failed' || s === 'cancelled';
-};
+export const isFinalPatch = (body: PatchWorkerBody) => isFinal(requestedStatus(body));
 
 const abortReasonOf = (status: WorkerStatus): AbortReason =>
   status === 'lost' ? 'lease_lost' : status === 'cancelled' ? 'cancelled' : 'finished';
@@ -64,7 +64,7 @@ export async function updateWorker(
   leaseSeconds: number,
 ): Promise<UpdateResult> {
   const status = requestedStatus(body);
-  const final = status === 'completed' || status === 'failed' || status === 'cancelled';
+  const final = isFinal(status);
   const applied = (
     await q.query<Applied>(
       'SELECT * FROM buildd_update_worker($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)',
