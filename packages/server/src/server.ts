@@ -26,6 +26,8 @@ export interface StartOptions {
   host: string;
   port: number;
   leaseSeconds: number;
+  /** The lease of workers claimed by older agents (no agentId); default 900 s. */
+  legacyLeaseSeconds?: number;
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
@@ -48,6 +50,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     bus,
     log: opts.log,
     leaseSeconds: opts.leaseSeconds,
+    legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
   };
