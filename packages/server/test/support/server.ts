@@ -24,6 +24,7 @@ export async function startTestServer(
   opts: {
     engine?: Engine;
     leaseSeconds?: number;
+    legacyLeaseSeconds?: number;
     renewSeconds?: number;
     reapIntervalSeconds?: number;
     db?: Db;
@@ -38,6 +39,7 @@ export async function startTestServer(
     host: '127.0.0.1',
     port: 0,
     leaseSeconds,
+    legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
     reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
   });
