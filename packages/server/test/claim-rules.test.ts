@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { describe, expect, it } from 'vitest';
+import { type ApiClient, makeAccount } from './support/api.ts';
 import { expectApiError } from './support/checks.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 interface ClaimedWorker {
   id: string;
@@ -12,15 +12,8 @@ interface ClaimedWorker {
 
 // Each rule of the claim (docs/claim.md) on its own, through the real `POST /api/workers/claim`.
 describe.each(await testEngines())('claim rules on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
-  beforeEach(async () => {
-    t = await startTestServer({ engine });
-    admin = apiClient(t.url, t.adminKey);
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = useTestServer({ engine, inProcess: true });
+  const admin = t.admin;
 
   const account = (body: Record<string, unknown> = {}) =>
     makeAccount(admin, t.url, { type: 'user', ...body });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 /** The normal lease in these tests: short, so that a slow step outlasts it. */
 const leaseSeconds = 2;
@@ -26,22 +26,17 @@ function olderAgent(api: ApiClient, runner: string) {
 }
 
 describe.each(await testEngines())('older agents on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
-  beforeEach(async () => {
-    // The reaper runs on its own timer every second, as it would in production.
-    t = await startTestServer({
-      engine,
-      leaseSeconds,
-      renewSeconds: 1,
-      legacyLeaseSeconds: 600,
-      reapIntervalSeconds: 1,
-    });
-    admin = apiClient(t.url, t.adminKey);
-    await admin.post('/api/workspaces', { name: 'old' });
+  // The reaper runs on its own timer every second, as it would in production.
+  const t = useTestServer({
+    engine,
+    leaseSeconds,
+    renewSeconds: 1,
+    legacyLeaseSeconds: 600,
+    reapIntervalSeconds: 1,
   });
-  afterEach(async () => {
-    await t.close();
+  const admin = t.admin;
+  beforeEach(async () => {
+    await admin.post('/api/workspaces', { name: 'old' });
   });
 
   const newTask = async (title: string) =>
