@@ -13,15 +13,18 @@
 -- call the same functions to tell which condition held a task back.
 
 -- The workspaces an account may claim in: open ones, any for an admin, or those with a can_claim grant;
--- narrowed to the agent's filter (ids or names) when it gives one.
+-- narrowed to the agent's filter (ids or names) when it gives one. PL/pgSQL, not SQL, so that its plan is
+-- kept for the session: it runs once per claim.
 CREATE OR REPLACE FUNCTION buildd_claimable_workspaces(p_account text, p_workspaces text[])
-RETURNS text[] LANGUAGE sql STABLE AS $$
-  SELECT COALESCE(array_agg(w.id), '{}')
-    FROM workspaces w
-    JOIN accounts a ON a.id = p_account
-    LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = p_account
-   WHERE (w.access = 'open' OR a.level = 'admin' OR aw.can_claim)
-     AND (p_workspaces IS NULL OR w.id = ANY(p_workspaces) OR w.name = ANY(p_workspaces))
+RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT COALESCE(array_agg(w.id), '{}')
+            FROM workspaces w
+            JOIN accounts a ON a.id = p_account
+            LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = p_account
+           WHERE (w.access = 'open' OR a.level = 'admin' OR aw.can_claim)
+             AND (p_workspaces IS NULL OR w.id = ANY(p_workspaces) OR w.name = ANY(p_workspaces)));
+END
 $$;
 
 -- The task wants any runner, or this account's type.
