@@ -39,17 +39,25 @@ async function isEmptyOrMissing(dir: string): Promise<boolean> {
   return entries.length === 0;
 }
 
-/** Copies `from` into `to` (both folders), skipping what a backup leaves out; files that vanish are skipped. */
-async function copyTree(from: string, to: string, root: string, count: { files: number; bytes: number }) {
+/**
+ * Copies `from` into `to` (both folders); files that vanish meanwhile are skipped. With a `root` (the live
+ * pgdata) it leaves out what a backup does not need; without one (a restore) it copies everything.
+ */
+async function copyTree(
+  from: string,
+  to: string,
+  root: string | undefined,
+  count: { files: number; bytes: number },
+) {
   await mkdir(to, { recursive: true, mode: 0o700 });
   const entries = await readdir(from, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     const source = join(from, entry.name);
     const target = join(to, entry.name);
-    const rel = relative(root, source);
-    if (skipFiles.has(entry.name) || entry.name.startsWith('.s.PGSQL.')) continue;
+    if (root !== undefined && (skipFiles.has(entry.name) || entry.name.startsWith('.s.PGSQL.'))) continue;
     if (entry.isDirectory()) {
-      if (emptyFolders.has(rel)) await mkdir(target, { mode: 0o700 });
+      if (root !== undefined && emptyFolders.has(relative(root, source)))
+        await mkdir(target, { mode: 0o700 });
       else await copyTree(source, target, root, count);
     } else if (entry.isFile()) {
       try {
@@ -135,11 +143,12 @@ export async function restoreEmbedded(
   }
   const to = embeddedLayout(dataDir);
   const count = { files: 0, bytes: 0 };
-  await copyTree(from.pgdata, to.pgdata, from.pgdata, count);
+  await copyTree(from.pgdata, to.pgdata, undefined, count);
   await copyFile(from.marker, to.marker);
   await chmod(to.marker, 0o600);
   await chmod(to.pgdata, 0o700);
   const user = await postgresUser();
+  await chmod(dataDir, user.uid === undefined ? 0o700 : 0o711);
   if (user.uid !== undefined) await chownTree(to.pgdata, user.uid, user.gid!);
   return count;
 }

@@ -47,7 +47,8 @@ const maxSocketPath = 100;
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedCluster> {
   const layout = embeddedLayout(opts.dataDir);
   const user = await postgresUser();
-  const blocked = await firstBlockedFolder(opts.dataDir, user);
+  // The data dir itself is made passable below; the folders above it are the operator's.
+  const blocked = await firstBlockedFolder(dirname(opts.dataDir), user);
   if (blocked) {
     throw new EmbeddedError(
       `The embedded PostgreSQL runs as the system user "postgres" (PostgreSQL refuses root), and that user ` +
