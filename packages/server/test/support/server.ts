@@ -9,12 +9,15 @@ import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { inProcessApps } from './api.ts';
 import { type Engine, freshDb } from './engines.ts';
+import { track, untrack } from './leaks.ts';
 
 export interface TestServer {
   engine: Engine;
   url: string;
   adminKey: string;
   db: Db;
+  /** The test database's URL, as the superuser (for a second connection of one's own). */
+  dbUrl: string | undefined;
   /** The running server (not for an in-process one, which has no socket). */
   server: RunningServer;
   /** Runs one reaper round now. */
@@ -36,13 +39,13 @@ export interface TestServerOptions {
 let inProcessCount = 0;
 
 /**
- * A real buildd server on 127.0.0.1, port 0 (or in-process), over a fresh database (own schema), with an
- * admin account. On PGlite only one test server per test file may be open at a time (they share one
- * connection).
+ * A real buildd server on 127.0.0.1, port 0 (or in-process), over a fresh database (see freshDb), with an
+ * admin account.
  */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const engine = opts.engine ?? 'pglite';
-  const db = opts.db ?? (await freshDb(engine));
+  const engine = opts.engine ?? 'embedded';
+  const fresh = opts.db ? undefined : await freshDb(engine);
+  const db = opts.db ?? fresh!;
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const settings = {
     db,
@@ -62,23 +65,24 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
   let closed = false;
-  return {
+  const handle: TestServer = {
     engine,
     url: running.url,
     adminKey,
     db,
+    dbUrl: fresh?.url ?? (opts.db as { url?: string } | undefined)?.url,
     server: running as RunningServer,
     reap: running.reap,
     async close() {
       if (closed) return;
       closed = true;
+      untrack(handle);
       await running.close();
-      if (!opts.db) {
-        await (db as Db & { dropSchema?: () => Promise<void> }).dropSchema?.();
-        await db.close();
-      }
+      if (!opts.db) await db.close();
     },
   };
+  track(handle, `a test server on ${running.url}`, handle.close);
+  return handle;
 }
 
 /** The app without a socket: migrated database, bus, `createApp`; the reaper runs only when asked. */

@@ -42,6 +42,9 @@ export function useTestServer(opts: TestServerOptions, scope: 'each' | 'file' = 
     get db() {
       return need().db;
     },
+    get dbUrl() {
+      return need().dbUrl;
+    },
     get server() {
       return need().server;
     },
