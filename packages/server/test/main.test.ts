@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, SchemaTooNewError } from '../src/db/index.ts';
 import { loadMigrations } from '../src/db/migrate.ts';
+import { openPostgres } from '../src/db/postgres.ts';
 import { newApiKey } from '../src/ids.ts';
 import { freshDb, testEngines } from './support/engines.ts';
 
@@ -20,15 +21,21 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    // Checked on output and every 100 ms: a condition may turn true between two chunks of output.
+    const check = () => {
+      if (until?.(stdout)) child.kill('SIGTERM');
+    };
+    const poll = setInterval(check, 100);
     child.stdout.on('data', (d) => {
       stdout += d;
-      if (until?.(stdout)) child.kill('SIGTERM');
+      check();
     });
     child.stderr.on('data', (d) => {
       stderr += d;
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       resolve({ code, stdout, stderr });
     });
   });
@@ -122,16 +129,23 @@ describe.each(await testEngines())('migrations on %s', (engine) => {
       await expect(migrate(db)).rejects.toThrow(SchemaTooNewError);
       await expect(migrate(db)).rejects.toThrow(/version 999.*only knows up to version \d+/);
     } finally {
+      await db.query('DELETE FROM schema_migrations WHERE version = 999');
       await db.close();
     }
   });
 
-  it('applies nothing twice', async () => {
+  it('applies every migration to an empty schema, and nothing twice', async () => {
     const db = await freshDb(engine);
+    // The test databases are copies of a migrated template: an empty schema of their own starts from zero.
+    await db.query('CREATE SCHEMA empty_start');
+    const empty = openPostgres({ connectionString: db.url, schema: 'empty_start' });
     try {
-      expect((await migrate(db)).applied).toEqual((await loadMigrations()).map((m) => m.name));
+      expect((await migrate(empty)).applied).toEqual((await loadMigrations()).map((m) => m.name));
+      expect((await migrate(empty)).applied).toEqual([]);
       expect((await migrate(db)).applied).toEqual([]);
     } finally {
+      await empty.close();
+      await db.query('DROP SCHEMA empty_start CASCADE');
       await db.close();
     }
   });

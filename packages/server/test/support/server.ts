@@ -11,6 +11,8 @@ export interface TestServer {
   url: string;
   adminKey: string;
   db: Db;
+  /** The test database's URL, as the superuser (for a second connection of one's own). */
+  dbUrl: string | undefined;
   server: RunningServer;
   /** Runs one reaper round now. */
   reap: RunningServer['reap'];
@@ -30,7 +32,8 @@ export async function startTestServer(
   } = {},
 ): Promise<TestServer> {
   const engine = opts.engine ?? 'embedded';
-  const db = opts.db ?? (await freshDb(engine));
+  const fresh = opts.db ? undefined : await freshDb(engine);
+  const db = opts.db ?? fresh!;
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const server = await startServer({
     db,
@@ -49,6 +52,7 @@ export async function startTestServer(
     url: server.url,
     adminKey,
     db,
+    dbUrl: fresh?.url ?? (opts.db as { url?: string } | undefined)?.url,
     server,
     reap: server.reap,
     async close() {
