@@ -9,6 +9,12 @@ import { loadMigrations } from '../src/db/migrate.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { newApiKey } from '../src/ids.ts';
 import { freshDb, testEngines } from './support/engines.ts';
+import { trackDataDir } from './support/leaks.ts';
+
+const trackedDir = (dir: string) => {
+  trackDataDir(dir);
+  return dir;
+};
 
 const bin = fileURLToPath(new URL('../bin/buildd-server.mjs', import.meta.url));
 
@@ -22,8 +28,13 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     // Checked on output and every 100 ms: a condition may turn true between two chunks of output.
+    let stopped = false;
     const check = () => {
-      if (until?.(stdout)) child.kill('SIGTERM');
+      // One SIGTERM only: a second one makes the server exit at once, without stopping its PostgreSQL.
+      if (!stopped && until?.(stdout)) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
     };
     const poll = setInterval(check, 100);
     child.stdout.on('data', (d) => {
@@ -71,6 +82,7 @@ describe('buildd-server process', { timeout: 150_000 }, () => {
   it('creates the admin once on first start, prints its key once and saves it with mode 0600', async () => {
     // A fresh machine: neither ~/.buildd nor the data dir exists yet, and nothing names them.
     const env = { HOME: home };
+    trackDataDir(join(home, '.buildd', 'postgres'));
     const first = await runServer(
       ['--port', '0', '--no-local-agent'],
       env,
@@ -96,7 +108,7 @@ describe('buildd-server process', { timeout: 150_000 }, () => {
     const env = {
       HOME: dir,
       BUILDD_CONFIG_DIR: join(dir, '.buildd'),
-      BUILDD_DATA_DIR: join(dir, 'data'),
+      BUILDD_DATA_DIR: trackedDir(join(dir, 'data')),
       BUILDD_ADMIN_KEY: adminKey,
     };
     let url = '';
