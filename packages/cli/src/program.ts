@@ -6,7 +6,6 @@ import { taskCommands } from './commands/task.ts';
 import { workspaceCommands } from './commands/workspace.ts';
 import { action } from './context.ts';
 import { exitCodesHelp } from './exit-codes.ts';
-import { runMcpServer } from './mcp/server.ts';
 import { cliVersion } from './version.ts';
 
 const configHelp = `
@@ -49,6 +48,8 @@ export function buildProgram(): Command {
     )
     .action(
       action(async (ctx) => {
+        // Loaded only here: the MCP SDK is the slowest import of the CLI.
+        const { runMcpServer } = await import('./mcp/server.ts');
         await runMcpServer(ctx.client);
         return 0;
       }),

@@ -1,5 +1,5 @@
 import { type Account, type ApiKey, CreateAccountBody, UpdateAccountBody } from '@buildd/protocol';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { intArg } from '../args.ts';
 import type { ApiClient } from '../client.ts';
 import { action, type Ctx } from '../context.ts';
@@ -9,15 +9,16 @@ import { age, details, table, usd } from '../output.ts';
 interface LimitOptions {
   maxWorkers?: number;
   maxSessions?: number;
-  maxCost?: number | null;
+  maxCost?: string;
 }
 
-/** `--max-cost 5` or `--max-cost none`. */
-function costArg(value: string): number | null {
+/** `--max-cost 5` (dollars) or `--max-cost none` (no cap). */
+function costOf(value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
   if (value === 'none' || value === 'unlimited') return null;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
-    throw new InvalidArgumentError('It must be dollars (0 or more) or "none".');
+    throw usageError(`--max-cost: "${value}" is not dollars (0 or more) or "none".`);
   }
   return n;
 }
@@ -26,14 +27,14 @@ const limitOptions = (cmd: Command) =>
   cmd
     .option('--max-workers <n>', 'most tasks running at once (default 3)', intArg)
     .option('--max-sessions <n>', 'most OAuth (seat) runs at once (default 2)', intArg)
-    .option('--max-cost <usd|none>', 'daily API cost cap in dollars, or "none"', costArg);
+    .option('--max-cost <usd|none>', 'daily API cost cap in dollars, or "none"');
 
 const limitsBody = (opts: LimitOptions) =>
   Object.fromEntries(
     Object.entries({
       maxConcurrentWorkers: opts.maxWorkers,
       maxConcurrentSessions: opts.maxSessions,
-      maxCostPerDayUsd: opts.maxCost,
+      maxCostPerDayUsd: costOf(opts.maxCost),
     }).filter(([, v]) => v !== undefined),
   );
 
