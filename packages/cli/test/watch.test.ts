@@ -97,7 +97,7 @@ describe.each(await testEngines())('following tasks a real agent runs, on %s', (
     });
 
     const failed = await runCli(
-      ['task', 'create', '-w', 'cli-e2e', '--max-turns', '1', '--wait', 'FAIL: loop forever'],
+      ['task', 'create', '-w', 'cli-e2e', '--max-turns', '1', '--wait', 'LOOP-FOREVER: run tools'],
       env,
     );
     expect(failed.code).toBe(10);

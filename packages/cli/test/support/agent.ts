@@ -18,13 +18,13 @@ import {
 export { fakeOauthToken };
 
 /**
- * The fake model: a prompt with FAIL runs a tool on every turn (so `--max-turns 1` runs out of turns);
+ * The fake model: a prompt with LOOP-FOREVER runs a tool on every turn (so `--max-turns 1` runs out of turns);
  * any other prompt writes hello.txt and ends with "Wrote hello.txt.".
  */
 export function startFakeModel(): Promise<FakeAnthropic> {
   return startFakeAnthropic({
     scriptFor: (_session, first) =>
-      JSON.stringify(first).includes('FAIL')
+      JSON.stringify(first).includes('LOOP-FOREVER')
         ? [
             tool('Bash', () => ({ command: 'echo one' })),
             tool('Bash', () => ({ command: 'echo two' })),
