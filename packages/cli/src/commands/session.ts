@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ApiClient } from '../client.ts';
 import { defaultServer, keyPrefix, normalizeServer, readConfig, writeConfig } from '../config.ts';
 import { action } from '../context.ts';
-import { usageError } from '../exit-codes.ts';
+import { CliError, usageError } from '../exit-codes.ts';
 import { statusText } from '../format.ts';
 import { age, details, table, usd } from '../output.ts';
 import { ask } from '../prompt.ts';
@@ -80,9 +80,13 @@ export function sessionCommands(program: Command): void {
         const agents = (await client.get<{ items: Agent[] }>('/api/agents')).items;
         const running: Task[] = [];
         for (const status of ['assigned', 'running', 'waiting_input']) {
+          // A server without the waiting_input status refuses that filter (400): it has no such tasks.
           const page = await client
             .get<{ items: Task[] }>('/api/tasks', { query: { status, limit: 500 } })
-            .catch(() => ({ items: [] as Task[] }));
+            .catch((error: unknown) => {
+              if (error instanceof CliError && error.status === 400) return { items: [] as Task[] };
+              throw error;
+            });
           running.push(...page.items.filter((t) => t.createdBy === me.account.id));
         }
         const online = agents.filter((a) => a.online);
