@@ -1,4 +1,5 @@
-import { apiVersionHeader, type ErrorBody, protocolVersion } from '@buildd/protocol';
+import type { ErrorBody } from '@buildd/protocol';
+import { apiVersionHeader, protocolVersion } from '@buildd/protocol/version';
 import { type Connection, keyPrefix } from './config.ts';
 import { CliError, exitCodes } from './exit-codes.ts';
 

@@ -1,4 +1,4 @@
-import { finalTaskStatuses, type Task, type TaskWithWorkers, type WorkerEvent } from '@buildd/protocol';
+import type { Task, TaskStatus, TaskWithWorkers, WorkerEvent } from '@buildd/protocol';
 import type { ApiClient } from './client.ts';
 import { CliError, exitCodes } from './exit-codes.ts';
 import { readSse } from './sse.ts';
@@ -7,7 +7,10 @@ import { readSse } from './sse.ts';
 export type FollowItem = { kind: 'task'; task: Task } | { kind: 'progress'; event: WorkerEvent };
 
 /** Whether a task status is final (the status set of the server may grow: compare as strings). */
-export const isFinal = (status: string) => (finalTaskStatuses as readonly string[]).includes(status);
+export const isFinal = (status: string) => (finalStatuses as readonly string[]).includes(status);
+
+// The protocol's `finalTaskStatuses`, kept here so that following a task does not load zod.
+const finalStatuses: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** How long a follower keeps trying to reconnect to a server that went away before it gives up. */
 const reconnectForMs = 60_000;

@@ -1,4 +1,4 @@
-import { type Account, type ApiKey, CreateAccountBody, UpdateAccountBody } from '@buildd/protocol';
+import type { Account, ApiKey } from '@buildd/protocol';
 import { type Command, Option } from 'commander';
 import { intArg } from '../args.ts';
 import type { ApiClient } from '../client.ts';
@@ -68,6 +68,7 @@ export function accountCommands(program: Command): void {
       ),
   ).action(
     action(async (ctx, name: string, opts: LimitOptions & { type: string; level: string }) => {
+      const { CreateAccountBody } = await import('@buildd/protocol');
       const parsed = CreateAccountBody.safeParse({
         name,
         type: opts.type,
@@ -130,6 +131,7 @@ export function accountCommands(program: Command): void {
       const body = limitsBody(opts);
       let a: Account;
       if (Object.keys(body).length > 0) {
+        const { UpdateAccountBody } = await import('@buildd/protocol');
         const parsed = UpdateAccountBody.safeParse(body);
         if (!parsed.success) refuse(parsed.error);
         a = await client.request<Account>('PATCH', `/api/accounts/${encodeURIComponent(accountId)}`, {

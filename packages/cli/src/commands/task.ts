@@ -1,11 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import {
-  CreateTaskBody,
-  type Task,
-  type TaskWithWorkers,
-  type WorkerEvent,
-  type Workspace,
-} from '@buildd/protocol';
+import type { Task, TaskWithWorkers, WorkerEvent, Workspace } from '@buildd/protocol';
 import { type Command, Option } from 'commander';
 import { amountArg, collect, intArg } from '../args.ts';
 import type { ApiClient } from '../client.ts';
@@ -95,6 +89,7 @@ export function taskCommands(program: Command): void {
           maxTurns: opts.maxTurns,
           model: opts.model,
         };
+        const { CreateTaskBody } = await import('@buildd/protocol');
         const parsed = CreateTaskBody.safeParse(body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;

@@ -1,4 +1,4 @@
-import { CreateWorkspaceBody, type Workspace, type WorkspaceMember } from '@buildd/protocol';
+import type { Workspace, WorkspaceMember } from '@buildd/protocol';
 import { type Command, Option } from 'commander';
 import { amountArg, collect, intArg } from '../args.ts';
 import { action } from '../context.ts';
@@ -70,6 +70,7 @@ export function workspaceCommands(program: Command): void {
           maxRunningTasks: opts.maxRunning,
           config: Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
         };
+        const { CreateWorkspaceBody } = await import('@buildd/protocol');
         const parsed = CreateWorkspaceBody.safeParse(body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
