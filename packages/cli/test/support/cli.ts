@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track, untrack } from '../../../server/test/support/leaks.ts';
 
 export const cliBin = fileURLToPath(new URL('../../bin/buildd.mjs', import.meta.url));
 
@@ -51,8 +52,17 @@ export function startCli(args: string[], env: Record<string, string>, input?: st
     stderr += String(d);
   });
   child.stdin!.end(input ?? '');
+  // A process a failing test left behind is stopped (and reported) by the per-file leak check.
+  const handle = {};
   const done = new Promise<CliResult>((resolve) => {
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      untrack(handle);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  track(handle, `buildd ${args.join(' ')}`, async () => {
+    child.kill('SIGKILL');
+    await done;
   });
   return { child, stdout: () => stdout, done };
 }
