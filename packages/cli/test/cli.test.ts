@@ -27,7 +27,8 @@ async function fakeServer(status: number, headers: Record<string, string>, body:
   return server;
 }
 
-describe.each(await testEngines())('buildd CLI on %s', (engine) => {
+// The CLI only speaks HTTP: one engine is enough here (the server's own suite, the watch and MCP tests run both).
+describe.each((await testEngines()).slice(0, 1))('buildd CLI on %s', (engine) => {
   let t: TestServer;
   let admin: ApiClient;
   /** Flags that point a CLI run at the test server with the admin key. */
