@@ -7,6 +7,7 @@ import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import type { AppDeps } from './http/context.ts';
+import { createMetrics } from './metrics/registry.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
 
 export interface RunningServer {
@@ -50,6 +51,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     leaseSeconds: opts.leaseSeconds,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
+    metrics: createMetrics(),
   };
   const app = createApp(deps);
   const reap = async () => {

@@ -2,6 +2,7 @@ import type { Account } from '@buildd/protocol';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import type { Metrics } from '../metrics/registry.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -11,6 +12,7 @@ export interface AppDeps {
   leaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
+  metrics: Metrics;
 }
 
 export interface AuthedAccount extends Account {
