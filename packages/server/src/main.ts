@@ -1,11 +1,12 @@
 import { dirname, join } from 'node:path';
-import { pino } from 'pino';
 import { ensureAdmin, userConfigPath, writeUserConfig } from './bootstrap.ts';
 import { ConfigError, loadServerConfig, serverHelp } from './config.ts';
 import { openDb, SchemaTooNewError } from './db/index.ts';
 import { keyPrefix } from './ids.ts';
 import { startLocalAgent } from './local-agent.ts';
+import { chooseLogFormat, createServerLogger } from './log.ts';
 import { startServer } from './server.ts';
+import { serverVersion } from './version.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServerConfig>;
@@ -18,11 +19,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.help) {
-    process.stdout.write(`${serverHelp}\n`);
+  if (config.help || config.version) {
+    process.stdout.write(config.help ? `${serverHelp}\n` : `${serverVersion}\n`);
     return;
   }
-  const log = pino({ level: config.logLevel, base: { svc: 'buildd-server' } });
+  const format = chooseLogFormat(config.logFormat, process.stdout.isTTY === true);
+  const log = createServerLogger({ level: config.logLevel, format });
   const db = await openDb({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
