@@ -2,6 +2,7 @@ import type { Account } from '@buildd/protocol';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import type { GitHubClient } from '../github/client.ts';
 import type { Metrics } from '../metrics/registry.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
@@ -13,6 +14,8 @@ export interface AppDeps {
   renewSeconds: number;
   agentOfflineSeconds: number;
   metrics: Metrics;
+  /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
+  github?: GitHubClient | undefined;
 }
 
 export interface AuthedAccount extends Account {

@@ -9,6 +9,7 @@ import {
   type WorkerEventRow,
 } from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
+import { dispatchToActionRunner } from '../../github/dispatch-task.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';
 import { assertCanCreate, findVisibleWorkspace, visibleWorkspaceSql } from '../../store/access.ts';
@@ -31,6 +32,7 @@ export function taskRoutes() {
       return insertTask(tx, me, ws.id, body);
     });
     await bus.publish('buildd_tasks', task.workspace_id);
+    void dispatchToActionRunner(c.var.deps, task);
     return c.json(toTask(task), 201);
   });
 
