@@ -9,6 +9,7 @@ import { countRequests } from './http/request-metrics.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
 import { healthRoutes } from './http/routes/health.ts';
+import { installScriptRoutes } from './http/routes/install-script.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
@@ -37,6 +38,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/', healthRoutes());
   app.route('/', metricsRoutes());
+  app.route('/', installScriptRoutes());
   app.route('/api', openapiRoute());
 
   app.use('/api/*', requireAuth);
