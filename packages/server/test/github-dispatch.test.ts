@@ -85,7 +85,6 @@ describe.each(await testEngines())('repository_dispatch for action tasks on %s',
   });
   afterEach(async () => {
     await server?.close();
-    await db?.dropSchema();
     await db?.close();
     await github?.close();
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -109,6 +109,8 @@ describe('readiness without a database', () => {
 
   it('answers 503 once the database is gone, and stays alive', async () => {
     dir = await mkdtemp(join(tmpdir(), 'buildd-readyz-'));
+    // The embedded PostgreSQL may run as another user (as root: `postgres`), which must reach its data dir.
+    await chmod(dir, 0o755);
     const db = await openDb({ dataDir: join(dir, 'data') });
     const server = await startServer({
       db,

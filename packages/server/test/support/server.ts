@@ -4,12 +4,15 @@ import type { Db } from '../../src/db/types.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { type Engine, freshDb } from './engines.ts';
+import { track, untrack } from './leaks.ts';
 
 export interface TestServer {
   engine: Engine;
   url: string;
   adminKey: string;
   db: Db;
+  /** The test database's URL, as the superuser (for a second connection of one's own). */
+  dbUrl: string | undefined;
   server: RunningServer;
   /** Runs one reaper round now. */
   reap: RunningServer['reap'];
@@ -17,8 +20,7 @@ export interface TestServer {
 }
 
 /**
- * A real buildd server on 127.0.0.1, port 0, over a fresh database (own schema), with an admin account.
- * On PGlite only one test server per test file may be open at a time (they share one connection).
+ * A real buildd server on 127.0.0.1, port 0, over a fresh database (see freshDb), with an admin account.
  */
 export async function startTestServer(
   opts: {
@@ -29,8 +31,9 @@ export async function startTestServer(
     db?: Db;
   } = {},
 ): Promise<TestServer> {
-  const engine = opts.engine ?? 'pglite';
-  const db = opts.db ?? (await freshDb(engine));
+  const engine = opts.engine ?? 'embedded';
+  const fresh = opts.db ? undefined : await freshDb(engine);
+  const db = opts.db ?? fresh!;
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const server = await startServer({
     db,
@@ -44,21 +47,22 @@ export async function startTestServer(
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
   let closed = false;
-  return {
+  const handle: TestServer = {
     engine,
     url: server.url,
     adminKey,
     db,
+    dbUrl: fresh?.url ?? (opts.db as { url?: string } | undefined)?.url,
     server,
     reap: server.reap,
     async close() {
       if (closed) return;
       closed = true;
+      untrack(handle);
       await server.close();
-      if (!opts.db) {
-        await (db as Db & { dropSchema?: () => Promise<void> }).dropSchema?.();
-        await db.close();
-      }
+      if (!opts.db) await db.close();
     },
   };
+  track(handle, `a test server on ${server.url}`, handle.close);
+  return handle;
 }
