@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -44,6 +44,13 @@ async function serverOutput(dir: string, args: string[], env: Record<string, str
 }
 
 // Each of the first tests starts the real server process (tsx, a new embedded database): slow on a busy machine.
+/** A fresh temporary folder the embedded PostgreSQL's user (as root: `postgres`) can reach. */
+async function logDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'buildd-logs-'));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
 describe('server logs', { timeout: 180_000 }, () => {
   let dir: string | undefined;
   afterEach(async () => {
@@ -52,7 +59,7 @@ describe('server logs', { timeout: 180_000 }, () => {
   });
 
   it('writes JSON lines when stdout is not a terminal, with no secret in them', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'buildd-logs-'));
+    dir = await logDir();
     const out = await serverOutput(dir, []);
     const lines = out
       .trim()
@@ -67,7 +74,7 @@ describe('server logs', { timeout: 180_000 }, () => {
   });
 
   it('writes pino-pretty lines with --log-format pretty, coloured where colour is on, same fields', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'buildd-logs-'));
+    dir = await logDir();
     const out = await serverOutput(dir, ['--log-format', 'pretty'], { FORCE_COLOR: '1' });
     expect(out).toMatch(ansi);
     const plain = out.replace(new RegExp(ansi, 'g'), '');
