@@ -8,10 +8,12 @@ import type { AppDeps, AppEnv } from './http/context.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
+import { sessionRoutes } from './http/routes/session.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
+import { serveDashboard } from './http/static.ts';
 
 /** Builds the whole HTTP app without listening; `main.ts` binds it to a port, tests call it directly. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -36,6 +38,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ ok: true, engine: deps.db.engine });
   });
   app.route('/api', openapiRoute());
+  app.route('/api', sessionRoutes());
 
   app.use('/api/*', requireAuth);
   app.route('/api', accountRoutes());
@@ -44,6 +47,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
+  app.use('*', serveDashboard());
 
   app.notFound((c) =>
     c.json(
