@@ -79,7 +79,7 @@ export function ErrorNote({ error }: { error: ApiFailure | undefined }) {
 export function NotYet({ what }: { what: string }) {
   return (
     <p className="note" role="status">
-      This buildd server does not offer {what} yet; it appears here once the server has it.
+      This buildd server does not offer {what} yet; this part of the page works once it does.
     </p>
   );
 }
@@ -159,7 +159,7 @@ export function CopyButton({ value, label = 'Copy' }: { value: string; label?: s
 }
 
 export const money = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`;
+  n === null || n === undefined ? '—' : `$${n > 0 && n < 0.01 ? n.toFixed(4) : n.toFixed(2)}`;
 export const count = (n: number | null | undefined) =>
   n === null || n === undefined ? '—' : n.toLocaleString();
 

@@ -139,7 +139,7 @@ describe('the dashboard in a browser', () => {
     expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
     // Cost and turns arrived live too.
     await expect.poll(() => page.locator('.facts').textContent()).toMatch(/Turns\s*2/);
-    expect(await page.locator('.facts').textContent()).not.toContain('Cost$0.0000');
+    expect(await page.locator('.facts').textContent()).toMatch(/Cost\$0\.0*[1-9]/);
     // The reply carried HTML: it shows as text, nothing was injected, nothing ran.
     expect(await log.textContent()).toContain(htmlReply);
     expect(await page.locator('#injected').count()).toBe(0);
@@ -275,6 +275,25 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('heading', { name: 'Usage' }).waitFor();
     await page.waitForLoadState('networkidle');
     await screenshot(page, 'usage');
+    if ((await admin.get('/api/usage')).status === 404) {
+      // Only to look at the chart's layout until the server has `GET /api/usage`: figures made up here.
+      const me = (await admin.get('/api/me')).body.account;
+      await admin.patch(`/api/accounts/${me.id}`, { maxCostPerDayUsd: 2 });
+      const day = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+      const items = [0, 1, 2, 4, 7, 12].map((n, i) => ({
+        accountId: me.id,
+        day: day(n),
+        costUsd: [1.2, 2.4, 0.3, 0.9, 1.7, 0.05][i],
+        inputTokens: 100_000 * (i + 1),
+        outputTokens: 9_000 * (i + 1),
+      }));
+      await page.route('**/api/usage*', (route) => route.fulfill({ json: { items, nextCursor: null } }));
+      await page.reload();
+      await page.locator('figure.chart').first().waitFor();
+      await screenshot(page, 'usage-chart-layout');
+      await page.setViewportSize(phone);
+      await screenshot(page, 'usage-chart-layout-phone');
+    }
     expect(pageErrors).toEqual([]);
     await context.close();
   });

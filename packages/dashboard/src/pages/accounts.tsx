@@ -192,8 +192,8 @@ function AccountRow(props: {
         <span className="badge">{a.level}</span>
         {props.isMe ? ' (you)' : ''}{' '}
         <span className="note">
-          {a.maxConcurrentWorkers} workers · {a.maxConcurrentSessions} OAuth sessions · cap{' '}
-          {money(a.maxCostPerDayUsd)}/day
+          {a.maxConcurrentWorkers} workers · {a.maxConcurrentSessions} OAuth sessions ·{' '}
+          {a.maxCostPerDayUsd === null ? 'no daily cap' : `cap ${money(a.maxCostPerDayUsd)} a day`}
         </span>
       </summary>
       <form className="inline" onSubmit={saveLimits} aria-label={`Limits of ${a.name}`}>

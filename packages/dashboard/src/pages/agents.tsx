@@ -52,7 +52,9 @@ export function AgentsPage({ me }: { me: Me }) {
                   {a.sandboxed === true ? 'sandboxed' : a.sandboxed === false ? 'not sandboxed' : 'unknown'}
                 </td>
                 <td data-label="Tasks">
-                  {a.runningTasks ?? '—'} running of {a.maxTasks}
+                  {a.runningTasks != null
+                    ? `${a.runningTasks} running of ${a.maxTasks}`
+                    : `up to ${a.maxTasks} at once`}
                 </td>
                 <td data-label="Last seen">
                   <When at={a.lastSeenAt} />

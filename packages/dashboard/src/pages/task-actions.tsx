@@ -23,7 +23,9 @@ export function AnswerForm(props: { task: TaskDetail; question: Question; onDone
   return (
     <section className="panel question" aria-labelledby="question-title">
       <h2 id="question-title">The run asks</h2>
-      <pre className="text">{props.question.text}</pre>
+      <div className="prose">
+        <pre className="text">{props.question.text}</pre>
+      </div>
       {props.question.options?.length ? (
         <fieldset className="actions">
           <legend className="sr-only">Answers offered</legend>

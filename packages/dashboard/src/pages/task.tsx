@@ -82,11 +82,13 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
       </p>
       <div className="title-row">
         <h1 id="task-title">{t.title}</h1>
-        <StatusBadge status={t.status} />
+        <span>
+          <StatusBadge status={t.status} />{' '}
+          <span className="live" role="status">
+            {streamState === 'open' && !final ? 'live' : ''}
+          </span>
+        </span>
       </div>
-      <p className="live" role="status">
-        {streamState === 'open' && !final ? 'Live' : ''}
-      </p>
       {t.question && t.status === 'waiting_input' ? (
         <AnswerForm task={t} question={t.question} onDone={reopen} />
       ) : null}
@@ -157,12 +159,12 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
         ) : null}
       </dl>
       {result?.summary ? (
-        <section aria-labelledby="summary-title">
+        <section aria-labelledby="summary-title" className="prose">
           <h2 id="summary-title">Summary</h2>
           <Fold text={result.summary} />
         </section>
       ) : null}
-      <section aria-labelledby="prompt-title">
+      <section aria-labelledby="prompt-title" className="prose">
         <h2 id="prompt-title">Prompt</h2>
         <Fold text={t.prompt} />
       </section>

@@ -30,7 +30,7 @@ function UsageChart({ account, usage }: { account: Account; usage: UsageDay[] })
         <strong>{account.name}</strong>: {money(total)} in {days} days
         {cap !== null ? `, cap ${money(cap)} a day` : ', no daily cap'}
       </figcaption>
-      <svg viewBox={`0 0 ${w} ${h + 20}`} role="img" aria-labelledby={titleId} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-labelledby={titleId} preserveAspectRatio="none">
         <title>{`Cost per day of ${account.name}`}</title>
         {dayList.map((d, i) => {
           const u = byDay.get(d);
@@ -50,13 +50,11 @@ function UsageChart({ account, usage }: { account: Account; usage: UsageDay[] })
           );
         })}
         {cap !== null ? <line x1={0} x2={w} y1={y(cap)} y2={y(cap)} className="cap" /> : null}
-        <text x={0} y={h + 16} className="axis">
-          {dayList[0]}
-        </text>
-        <text x={w} y={h + 16} className="axis" textAnchor="end">
-          {dayList.at(-1)}
-        </text>
       </svg>
+      <div className="axis" aria-hidden="true">
+        <span>{dayList[0]}</span>
+        <span>{dayList.at(-1)}</span>
+      </div>
       <table className="list compact">
         <caption className="sr-only">Daily usage of {account.name}</caption>
         <thead>
