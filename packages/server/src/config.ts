@@ -3,9 +3,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface ServerConfig {
+  /** `serve` (the default), or a maintenance command on the embedded data dir. */
+  command: 'serve' | 'backup' | 'restore';
+  /** The backup folder of `backup` and `restore`. */
+  target: string | undefined;
   port: number;
   host: string;
   dataDir: string;
+  /** Whether dataDir is the default (then a PGlite data dir of an earlier buildd is looked for). */
+  dataDirIsDefault: boolean;
   databaseUrl: string | undefined;
   leaseSeconds: number;
   renewSeconds: number;
@@ -20,12 +26,16 @@ export interface ServerConfig {
 export const serverHelp = `buildd-server: the buildd task queue server (HTTP API, progress streams, agent channel)
 
 Usage: buildd-server [options]
+       buildd-server backup <folder> [--data-dir <dir>]
+       buildd-server restore <folder> [--data-dir <dir>]
 
 Options (flag > environment > default):
   --port <n>             PORT               port to listen on (default 3000)
   --host <addr>          HOST               address to bind (default 127.0.0.1; use 0.0.0.0 so
                                             agents on other machines can reach it)
-  --data-dir <dir>       BUILDD_DATA_DIR    embedded database directory (default ~/.buildd/data)
+  --data-dir <dir>       BUILDD_DATA_DIR    the embedded PostgreSQL's directory (default
+                                            ~/.buildd/postgres; as root, when the postgres
+                                            user cannot enter that home: /var/lib/buildd/postgres)
   --database-url <url>   DATABASE_URL       PostgreSQL URL; when set it is used instead of the
                                             embedded database (several replicas may share it)
   --lease-seconds <n>    BUILDD_LEASE_SECONDS   worker lease length (default 60)
@@ -35,6 +45,12 @@ Options (flag > environment > default):
   --log-level <level>    LOG_LEVEL          debug | info | warn | error (default info)
   -h, --help                                show this help
 
+Commands:
+  backup <folder>        copy the embedded database into a new folder, online while a server runs
+  restore <folder>       copy a backup into a new, empty --data-dir; then start buildd-server on it
+
+Without DATABASE_URL the server runs its own PostgreSQL (fsync on, reachable only through a socket in
+the data dir or 127.0.0.1) and stops it when it stops.
 On first start with an empty database an admin account is created and its API key printed once
 (and saved to ~/.buildd/config.json unless that file exists). BUILDD_ADMIN_KEY, given on first
 start, becomes that admin key instead.`;
@@ -54,8 +70,9 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
 /** Server configuration from flags and environment; a pure function of its inputs. */
 export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: argv,
       options: {
         port: { type: 'string' },
@@ -70,6 +87,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
+      allowPositionals: true,
     }));
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}. Run buildd-server --help for the options.`);
@@ -90,10 +108,28 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://.');
   }
+  const [command = 'serve', target, ...extra] = positionals;
+  if (command !== 'serve' && command !== 'backup' && command !== 'restore') {
+    throw new ConfigError(
+      `Unknown command "${command}". Commands: backup, restore; run buildd-server --help.`,
+    );
+  }
+  if (command !== 'serve' && (!target || extra.length > 0)) {
+    throw new ConfigError(`buildd-server ${command} takes one folder: buildd-server ${command} <folder>.`);
+  }
+  if (command !== 'serve' && databaseUrl) {
+    throw new ConfigError(
+      `buildd-server ${command} works on the embedded database; for DATABASE_URL use pg_dump and pg_restore.`,
+    );
+  }
+  const explicitDataDir = str('data-dir', 'BUILDD_DATA_DIR') || undefined;
   return {
+    command,
+    target,
     port: int('--port', str('port', 'PORT'), 3000, 0, 65535),
     host: str('host', 'HOST') || '127.0.0.1',
-    dataDir: str('data-dir', 'BUILDD_DATA_DIR') || join(homedir(), '.buildd', 'data'),
+    dataDir: explicitDataDir ?? join(homedir(), '.buildd', 'postgres'),
+    dataDirIsDefault: explicitDataDir === undefined,
     databaseUrl,
     leaseSeconds,
     renewSeconds,

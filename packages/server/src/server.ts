@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -8,6 +9,9 @@ import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import type { AppDeps } from './http/context.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
+
+/** How long an idle keep-alive connection stays open on the server's side. */
+export const keepAliveSeconds = 65;
 
 export interface RunningServer {
   url: string;
@@ -62,17 +66,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     reap().catch((err) => opts.log.warn({ err: (err as Error).message }, 'reaper round failed'));
   }, opts.reapIntervalSeconds * 1000);
   timer.unref();
-  // A queue's rows change state all the time, so the planner's statistics go stale between autovacuum's
-  // rounds (and PGlite has no autovacuum): with a stale "few rows" estimate it sorts every pending task on
-  // each claim instead of walking the pending index. Keeping them fresh is cheap.
-  const analyze = () =>
-    opts.db
-      .exec('ANALYZE tasks, workers')
-      .catch((err) => opts.log.debug({ err: (err as Error).message }, 'analyze failed'));
-  const statsTimer = setInterval(analyze, 10_000);
-  statsTimer.unref();
-
-  const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
+  const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }) as HttpServer;
+  // An idle keep-alive connection should be closed by its client, not by us: a server that closes first races a
+  // client sending its next request on that socket, which then sees ECONNRESET. Node closes after 5 s by
+  // default, which a busy event loop turns into a coin toss against undici's 4 s; clients here keep idle
+  // sockets far shorter than this.
+  server.keepAliveTimeout = keepAliveSeconds * 1000;
+  server.headersTimeout = (keepAliveSeconds + 5) * 1000;
   const channel = new AgentChannel(opts.db, bus);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
@@ -95,7 +95,6 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     channel,
     async close() {
       clearInterval(timer);
-      clearInterval(statsTimer);
       channel.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

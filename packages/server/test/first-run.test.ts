@@ -4,7 +4,7 @@
  * scripted Messages API, in a workspace without a repository).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ describe('npm start with Claude credentials', () => {
   let anthropic: FakeAnthropic;
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'buildd-first-run-'));
+    await chmod(home, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through
     anthropic = await startFakeAnthropic({
       script: [text('Nothing to change here.', { usage: { input_tokens: 1000, output_tokens: 100 } })],
     });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,11 +36,13 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
 
 const listening = (out: string) => out.includes('buildd-server listening') && out.includes('local agent');
 
-// Each test starts the real server process (tsx, PGlite): slow on a busy machine, hence the long timeouts.
+// Each test starts the real server process (tsx, its own PostgreSQL): slow on a busy machine, hence the long
+// timeouts.
 describe('buildd-server process', { timeout: 150_000 }, () => {
   let home: string;
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'buildd-main-'));
+    await chmod(home, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through
   });
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
@@ -83,6 +85,7 @@ describe('buildd-server process', { timeout: 150_000 }, () => {
   it('uses BUILDD_ADMIN_KEY as the admin key and never prints it', async () => {
     const adminKey = newApiKey('user');
     const dir = await mkdtemp(join(tmpdir(), 'buildd-main-key-'));
+    await chmod(dir, 0o755);
     const env = {
       HOME: dir,
       BUILDD_CONFIG_DIR: join(dir, '.buildd'),
@@ -119,7 +122,6 @@ describe.each(await testEngines())('migrations on %s', (engine) => {
       await expect(migrate(db)).rejects.toThrow(SchemaTooNewError);
       await expect(migrate(db)).rejects.toThrow(/version 999.*only knows up to version \d+/);
     } finally {
-      await db.dropSchema();
       await db.close();
     }
   });
@@ -130,7 +132,6 @@ describe.each(await testEngines())('migrations on %s', (engine) => {
       expect((await migrate(db)).applied).toEqual((await loadMigrations()).map((m) => m.name));
       expect((await migrate(db)).applied).toEqual([]);
     } finally {
-      await db.dropSchema();
       await db.close();
     }
   });

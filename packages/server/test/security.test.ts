@@ -373,7 +373,6 @@ describe.each(await testEngines())('security on %s', (engine) => {
     const lines: string[] = [];
     afterAll(async () => {
       await server?.close();
-      await db?.dropSchema();
       await db?.close();
     });
 

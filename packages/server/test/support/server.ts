@@ -4,6 +4,7 @@ import type { Db } from '../../src/db/types.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { type Engine, freshDb } from './engines.ts';
+import { track, untrack } from './leaks.ts';
 
 export interface TestServer {
   engine: Engine;
@@ -17,8 +18,7 @@ export interface TestServer {
 }
 
 /**
- * A real buildd server on 127.0.0.1, port 0, over a fresh database (own schema), with an admin account.
- * On PGlite only one test server per test file may be open at a time (they share one connection).
+ * A real buildd server on 127.0.0.1, port 0, over a fresh database (see freshDb), with an admin account.
  */
 export async function startTestServer(
   opts: {
@@ -29,7 +29,7 @@ export async function startTestServer(
     db?: Db;
   } = {},
 ): Promise<TestServer> {
-  const engine = opts.engine ?? 'pglite';
+  const engine = opts.engine ?? 'embedded';
   const db = opts.db ?? (await freshDb(engine));
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const server = await startServer({
@@ -44,7 +44,7 @@ export async function startTestServer(
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
   let closed = false;
-  return {
+  const handle: TestServer = {
     engine,
     url: server.url,
     adminKey,
@@ -54,11 +54,11 @@ export async function startTestServer(
     async close() {
       if (closed) return;
       closed = true;
+      untrack(handle);
       await server.close();
-      if (!opts.db) {
-        await (db as Db & { dropSchema?: () => Promise<void> }).dropSchema?.();
-        await db.close();
-      }
+      if (!opts.db) await db.close();
     },
   };
+  track(handle, `a test server on ${server.url}`, handle.close);
+  return handle;
 }
