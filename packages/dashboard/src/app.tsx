@@ -1,4 +1,4 @@
-import { type ReactElement, useCallback, useEffect, useState } from 'react';
+import { type ReactElement, useCallback, useEffect, useRef, useState } from 'react';
 import { api, setUnauthenticatedHandler } from './api.ts';
 import { AccountsPage } from './pages/accounts.tsx';
 import { AgentsPage } from './pages/agents.tsx';
@@ -68,6 +68,11 @@ function Shell({ me, path, onLoggedOut }: { me: Me; path: string; onLoggedOut: (
   useEffect(() => {
     document.title = found ? `${found.page.title} · buildd` : 'buildd';
   }, [found]);
+  // After moving to another page, keyboard and screen-reader users start at its content, not at the top.
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path !== firstPath.current) document.getElementById('main')?.focus({ preventScroll: true });
+  }, [path]);
   const section = `/${path.split('/')[1] ?? ''}`;
   const nav = [
     ['/tasks', 'Tasks'],

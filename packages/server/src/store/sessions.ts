@@ -30,6 +30,10 @@ export async function findLiveKey(
 
 /** Opens a session for a key; the plain tokens are returned once and never stored. */
 export async function createSession(db: Queryable, accountId: string, keyId: string): Promise<NewSession> {
+  // Logins are rare: a good moment to forget sessions that ended more than a day ago.
+  await db.query(
+    `DELETE FROM sessions WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'`,
+  );
   const token = `bds_${randomBase62(43)}`;
   const csrf = randomBase62(32);
   const rows = await db.query<{ expires_at: string }>(
