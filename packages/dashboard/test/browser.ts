@@ -118,6 +118,10 @@ export function startTestAgent(serverUrl: string, apiKey: string, anthropicUrl: 
       CLAUDE_CODE_MAX_RETRIES: '0',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-FAKE-dashboard-test-token-0123456789',
+      GIT_AUTHOR_NAME: 'buildd test',
+      GIT_AUTHOR_EMAIL: 'test@buildd.local',
+      GIT_COMMITTER_NAME: 'buildd test',
+      GIT_COMMITTER_EMAIL: 'test@buildd.local',
     },
   );
   if (result.action !== 'run') throw new Error('the agent config did not load');

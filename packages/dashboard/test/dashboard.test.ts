@@ -2,6 +2,9 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real buildd
  * server, with a real agent running the Claude Agent SDK against the scripted fake Messages API.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RunningAgent } from '@buildd/agent';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +15,7 @@ import {
   tool,
   write,
 } from '../../agent/test/support/fake-anthropic.ts';
+import { makeOrigin, type Origin } from '../../agent/test/support/git-fixtures.ts';
 import { type ApiClient, apiClient, makeAccount } from '../../server/test/support/api.ts';
 import { testEngines } from '../../server/test/support/engines.ts';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
@@ -39,13 +43,19 @@ let admin: ApiClient;
 let anthropic: FakeAnthropic;
 let chrome: BrowserHandle;
 let agent: RunningAgent | undefined;
+let root: string;
+let origin: Origin;
 
 beforeAll(async () => {
   buildDashboard();
   const [engine] = await testEngines();
   server = await startTestServer({ engine, leaseSeconds: 6, renewSeconds: 1 });
   admin = apiClient(server.url, server.adminKey);
-  expect((await admin.post('/api/workspaces', { name: 'web' })).status).toBe(201);
+  // The tasks run in a real git repository with a local bare origin, so they end with a branch and a commit.
+  root = mkdtempSync(join(tmpdir(), 'buildd-dash-git-'));
+  origin = makeOrigin(root);
+  const ws = await admin.post('/api/workspaces', { name: 'web', repoUrl: origin.url, defaultBranch: 'main' });
+  expect(ws.status).toBe(201);
   anthropic = await startFakeAnthropic({
     scriptFor: (_session, first) =>
       JSON.stringify(first).includes('SLOW')
@@ -67,6 +77,7 @@ afterAll(async () => {
   await chrome?.close();
   await anthropic?.close();
   await server?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
 });
 
 /** The agent starts only when a test wants tasks to run (so "pending" can be seen first). */
@@ -137,7 +148,12 @@ describe('the dashboard in a browser', () => {
     await log.getByText('Wrote hello.txt.').waitFor();
     await log.getByText('Write', { exact: true }).waitFor();
     expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
-    // Cost and turns arrived live too.
+    // The result arrived live too: cost, turns, the commit on the task's branch, pushed to the origin.
+    const done = (await admin.get(`/api/tasks/${new URL(page.url()).pathname.split('/')[2]}`)).body;
+    expect(done.result.commitSha).toMatch(/^[0-9a-f]{40}$/);
+    await page.locator('.facts').getByText(done.result.commitSha).waitFor();
+    await page.locator('.facts').getByText(done.result.branch).waitFor();
+    expect(origin.readFile(done.result.branch, 'hello.txt')).toBe('hello from the dashboard');
     await expect.poll(() => page.locator('.facts').textContent()).toMatch(/Turns\s*2/);
     expect(await page.locator('.facts').textContent()).toMatch(/Cost\$0\.0*[1-9]/);
     // The reply carried HTML: it shows as text, nothing was injected, nothing ran.

@@ -82,7 +82,6 @@ export function WebhooksPanel({ workspaceId }: { workspaceId: string }) {
                 value={secret}
                 onChange={(e) => setSecret(e.target.value)}
                 required
-                minLength={8}
               />
             )}
           </Field>
