@@ -10,7 +10,6 @@ import type {
   Task,
   TaskStatus,
   TaskWithWorkers,
-  UsageDay,
   Worker,
   WorkerEvent,
   Workspace,
@@ -18,7 +17,16 @@ import type {
   WorkspaceMember,
 } from '@buildd/protocol';
 
-export type { Account, ApiKey, TaskStatus, UsageDay, Worker, WorkerEvent, WorkspaceMember };
+export type { Account, ApiKey, TaskStatus, Worker, WorkerEvent, WorkspaceMember };
+
+/** One account's cost and tokens on one UTC day (`GET /api/usage`). */
+export interface UsageDay {
+  accountId: string;
+  day: string;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+}
 
 export interface Page<T> {
   items: T[];

@@ -22,7 +22,11 @@ interface Running {
 }
 
 /** Starts the server with `env` (HOME decides everything else) and waits until it listens. */
-async function start(env: Record<string, string>, args: string[] = []): Promise<Running> {
+async function start(
+  env: Record<string, string>,
+  args: string[] = [],
+  ready = (out: string) => out.includes('buildd-server listening'),
+): Promise<Running> {
   const child = spawn(process.execPath, [bin, '--port', '0', '--no-local-agent', ...args], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
   });
@@ -36,7 +40,7 @@ async function start(env: Record<string, string>, args: string[] = []): Promise<
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   for (let i = 0; i < 1200; i++) {
     const url = text.match(/"url":"(http:[^"]+)"/)?.[1];
-    if (url && text.includes('buildd-server listening')) return { child, url, out: () => text, exited };
+    if (url && ready(text)) return { child, url, out: () => text, exited };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -84,7 +88,12 @@ describe('buildd-server on its embedded PostgreSQL', { timeout: 300_000 }, () =>
     trackDataDir(dataDir);
     const env = { HOME: home };
 
-    const first = await start(env);
+    // The key is printed once the server listens and has made the admin account.
+    const first = await start(
+      env,
+      [],
+      (out) => out.includes('listening') && out.includes('Saved with the server URL'),
+    );
     const adminKey = first.out().match(/buildd_user_[0-9A-Za-z]+/)?.[0];
     expect(adminKey).toBeDefined();
     const config = join(home, '.buildd', 'config.json');

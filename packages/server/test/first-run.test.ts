@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeAnthropic, startFakeAnthropic, text } from '../../agent/test/support/fake-anthropic.ts';
 import { newApiKey } from '../src/ids.ts';
 import { apiClient } from './support/api.ts';
+import { trackDataDir } from './support/leaks.ts';
 
 const bin = fileURLToPath(new URL('../bin/buildd-server.mjs', import.meta.url));
 
@@ -32,11 +33,13 @@ describe('npm start with Claude credentials', () => {
 
   it('runs a local agent that completes a task end to end', async () => {
     const adminKey = newApiKey('user');
+    const dataDir = join(home, 'data');
+    trackDataDir(dataDir);
     const child = spawn(process.execPath, [bin, '--port', '0'], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: home,
-        BUILDD_DATA_DIR: join(home, 'data'),
+        BUILDD_DATA_DIR: dataDir,
         BUILDD_ADMIN_KEY: adminKey,
         ANTHROPIC_API_KEY: 'sk-ant-api03-FAKE-first-run-0123456789',
         ANTHROPIC_BASE_URL: anthropic.url,

@@ -1,10 +1,11 @@
 import { csrfHeader } from '@buildd/protocol';
 import type { Context } from 'hono';
+import type { Caller } from '../caller.ts';
 import { toAccount } from '../db/rows.ts';
 import { ApiError } from '../errors.ts';
 import { hashApiKey } from '../ids.ts';
 import { findLiveSession } from '../store/sessions.ts';
-import type { AppEnv, AuthedAccount } from './context.ts';
+import type { AppEnv } from './context.ts';
 
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -37,7 +38,7 @@ function assertSameOriginWrite(c: Context<AppEnv>, csrfHash: string): void {
 }
 
 /** Authenticates a request by its dashboard session cookie (and, for writes, its CSRF header). */
-export async function sessionAccount(c: Context<AppEnv>, token: string): Promise<AuthedAccount> {
+export async function sessionAccount(c: Context<AppEnv>, token: string): Promise<Caller> {
   const session = await findLiveSession(c.var.deps.db, token);
   if (!session) {
     throw new ApiError(
