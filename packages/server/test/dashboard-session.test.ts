@@ -103,13 +103,16 @@ describe.each(await testEngines())('dashboard session on %s', (engine) => {
     for (const c of l.setCookies) expect(c).toMatch(/Secure/i);
   });
 
-  it('refuses bad logins with the API’s sentence', async () => {
+  it('refuses bad logins with the API’s sentence, and opens no session', async () => {
+    const sessions = async () => (await t.db.query('SELECT id FROM sessions')).length;
+    const before = await sessions();
     expectApiError(await login(undefined), 400, 'validation_failed');
     expectApiError(await login('not a key'), 401, 'unauthenticated');
     const unknown = await login(`buildd_user_${'x'.repeat(40)}`);
     expectApiError(unknown, 401, 'unauthenticated');
     expect(unknown.body.error.message).toMatch(/unknown or has been revoked/);
     expect(unknown.setCookies).toEqual([]);
+    expect(await sessions()).toBe(before);
   });
 
   it('lets a cookie write only with the CSRF header and from its own origin', async () => {
