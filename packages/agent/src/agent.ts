@@ -1,18 +1,19 @@
 import { hostname } from 'node:os';
-import { ApiError } from './api-error.ts';
-import { detectCapabilities } from './capabilities.ts';
-import { connectChannel } from './channel.ts';
-import { type BuilddClient, createClient } from './client.ts';
-import { type AgentConfig, type AgentOptions, configWithDefaults } from './config.ts';
-import { loadAgentId, lockDataDir } from './data-dir.ts';
+import { ClaimLoop } from './claim/loop.ts';
+import { flushAll, stopRuns } from './claim/shutdown.ts';
+import { abortCauseOf, type RunTask, type SessionDeps } from './claim/worker-session.ts';
+import { type AgentConfig, type AgentOptions, configWithDefaults } from './config/agent-config.ts';
+import type { Outbox } from './delivery/outbox.ts';
+import { replaySpools } from './delivery/replay.ts';
+import { detectCapabilities } from './host/capabilities.ts';
+import { loadAgentId, lockDataDir } from './host/data-dir.ts';
 import { createLogger, type Log } from './log.ts';
-import { ClaimLoop } from './loop.ts';
-import type { Outbox } from './outbox.ts';
-import { replaySpools } from './replay.ts';
-import { flushAll, stopRuns } from './shutdown.ts';
+import type { RunSettings } from './run/types.ts';
+import { connectChannel } from './server/channel.ts';
+import { type BuilddClient, createClient } from './server/client.ts';
+import { ServerRequestError } from './server/request-error.ts';
+import { resolveWorkspaces } from './server/workspaces.ts';
 import { agentVersion } from './version.ts';
-import { abortCauseOf, type RunTask, type SessionDeps } from './worker-session.ts';
-import { resolveWorkspaces } from './workspaces.ts';
 
 /** What an embedder or a test may replace. */
 export interface AgentDeps {
@@ -62,7 +63,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
     return shuttingDown;
   };
 
-  const run = async () => {
+  const serve = async () => {
     const agentId = await loadAgentId(config.dataDir);
     const capabilities = detectCapabilities(deps.env ?? process.env, config.capabilities);
     log('info', 'buildd agent starting', {
@@ -81,7 +82,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
     replayed = await replaySpools(config.dataDir, client, log);
     // The SDK is loaded with the first task, not at start: an idle agent stays small.
     const runTask: RunTask =
-      deps.runTask ?? (async (worker, ctx) => (await import('./run.ts')).runTask(worker, ctx));
+      deps.runTask ?? (async (worker, ctx) => (await import('./run/run-task.ts')).runTask(worker, ctx));
     // stop() may have come while we were starting: then there is nothing to run.
     if (stopRequested.signal.aborted) return;
     const claimLoop = new ClaimLoop({
@@ -99,7 +100,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         authType: config.claude.authType,
         ...(workspaceIds.length ? { workspaceIds } : {}),
       },
-      session: { client, runTask, log, run: runContextOf(config), ...deps.session },
+      session: { client, runTask, log, runSettings: runSettingsOf(config), ...deps.session },
     });
     loop = claimLoop;
     if (deps.channel !== false) {
@@ -116,7 +117,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
       }).close;
     }
     // Returns when stop() is called, or at once when the server refuses this agent for good.
-    await claimLoop.run();
+    await claimLoop.claimUntilStopped();
     await shutdown(claimLoop);
     if (claimLoop.fatal) throw claimLoop.fatal;
   };
@@ -124,7 +125,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   const main = async () => {
     const release = await lockDataDir(config.dataDir);
     try {
-      await run();
+      await serve();
     } finally {
       for (const outbox of replayed) outbox.close();
       await release();
@@ -150,7 +151,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   };
 }
 
-function runContextOf(config: AgentConfig): SessionDeps['run'] {
+function runSettingsOf(config: AgentConfig): RunSettings {
   return {
     dataDir: config.dataDir,
     claudeEnv: config.claude.sdkEnv,
@@ -165,7 +166,7 @@ async function checkAccount(client: BuilddClient, log: Log): Promise<void> {
     const { account } = await client.me();
     log('info', 'authenticated', { account: account.name, type: account.type });
   } catch (error) {
-    if (error instanceof ApiError && error.kind === 'fatal') throw error;
+    if (error instanceof ServerRequestError && error.failure === 'fatal') throw error;
     // Unreachable now: the claim loop retries with backoff and reports it.
     log('warn', 'cannot check the API key yet', { error });
   }

@@ -1,5 +1,5 @@
 import { startAgent } from './agent.ts';
-import { ConfigError, configFilePath, defaults, loadConfig, readConfigFile } from './config.ts';
+import { ConfigError, configFilePath, defaults, loadConfig, readConfigFile } from './config/agent-config.ts';
 import { agentVersion } from './version.ts';
 
 const help = `buildd-agent ${agentVersion} — claims buildd tasks and runs Claude on them locally

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClaudeAuthError, credentialPrefix, detectClaudeAuth } from '../src/claude-auth.ts';
+import { ClaudeAuthError, credentialPrefix, detectClaudeAuth } from '../src/config/claude-auth.ts';
 import { createLogger } from '../src/log.ts';
 
 const oauth = 'sk-ant-oat01-FAKE-oauth-token-0123456789abcdef';

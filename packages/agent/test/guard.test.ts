@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkToolUse, type GuardScope } from '../src/guard.ts';
+import { checkToolUse, type GuardScope } from '../src/run/guard.ts';
 import { tempDir } from './support/git-fixtures.ts';
 
 const root = tempDir('buildd-guard-');

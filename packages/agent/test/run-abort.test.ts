@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTask } from '../src/run.ts';
+import { runTask } from '../src/run/run-task.ts';
 import { bash, type Step, text } from './support/fake-anthropic.ts';
 import { makeContext, makeWorker, useRunSandbox } from './support/run-fixtures.ts';
 

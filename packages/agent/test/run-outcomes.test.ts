@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTask } from '../src/run.ts';
+import { runTask } from '../src/run/run-task.ts';
 import { httpError, primaryDirectory, text, write } from './support/fake-anthropic.ts';
 import { makeContext, makeWorker, useRunSandbox } from './support/run-fixtures.ts';
 

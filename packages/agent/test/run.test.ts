@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTask } from '../src/run.ts';
+import { runTask } from '../src/run/run-task.ts';
 import { bash, edit, read, text, write } from './support/fake-anthropic.ts';
 import { gitSync } from './support/git-fixtures.ts';
 import { makeContext, makeWorker, testApiKey, useRunSandbox } from './support/run-fixtures.ts';

@@ -6,10 +6,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedWorker } from '@buildd/protocol';
-import { type AgentConfig, loadConfig } from '../../src/config.ts';
+import type { RunTask } from '../../src/claim/worker-session.ts';
+import { type AgentConfig, loadConfig } from '../../src/config/agent-config.ts';
 import type { Log, LogLevel } from '../../src/log.ts';
-import type { RunContext, RunOutcome } from '../../src/run.ts';
-import type { RunTask } from '../../src/worker-session.ts';
+import type { RunContext, RunOutcome } from '../../src/run/types.ts';
 import { makeWorker } from './run-fixtures.ts';
 
 /** Fake Claude credentials: long enough to be redacted, recognisable if they ever leak. */

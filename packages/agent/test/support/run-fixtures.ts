@@ -6,7 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClaimedWorker, type Task, type Workspace } from '@buildd/protocol';
 import { afterEach, beforeEach } from 'vitest';
-import type { RunContext, RunReporter } from '../../src/run.ts';
+import type { RunContext, RunReporter } from '../../src/run/types.ts';
 import {
   type FakeAnthropic,
   type FakeAnthropicOptions,

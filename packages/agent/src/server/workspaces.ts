@@ -1,6 +1,6 @@
-import { ApiError } from './api-error.ts';
+import type { Log } from '../log.ts';
 import type { BuilddClient } from './client.ts';
-import type { Log } from './log.ts';
+import { ServerRequestError } from './request-error.ts';
 
 /**
  * Turns `--workspace` values into workspace ids. Ids (`ws-…`) pass as they are; names are looked up
@@ -23,7 +23,7 @@ export async function resolveWorkspaces(
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
   } catch (error) {
-    if (error instanceof ApiError && error.kind === 'fatal') throw error;
+    if (error instanceof ServerRequestError && error.failure === 'fatal') throw error;
     log('warn', 'cannot list workspaces; sending names as given', { error });
     return [...wanted];
   }

@@ -12,8 +12,8 @@ import {
   Workspace,
 } from '@buildd/protocol';
 import { z } from 'zod';
-import { ApiError, kindOfStatus } from './api-error.ts';
-import { agentVersion } from './version.ts';
+import { agentVersion } from '../version.ts';
+import { failureOfStatus, ServerRequestError } from './request-error.ts';
 
 /** Options of `createClient`. */
 export interface ClientOptions {
@@ -27,7 +27,7 @@ export interface ClientOptions {
 /** What the agent needs from a PATCH answer: whether to stop the run, and why. */
 export type PatchResult = { abort: false } | { abort: true; reason: string };
 
-/** The buildd HTTP API as the agent uses it. Every method throws `ApiError` on failure. */
+/** The buildd HTTP API as the agent uses it. Every method throws `ServerRequestError` on failure. */
 export interface BuilddClient {
   claim(body: ClaimBody, signal?: AbortSignal): Promise<ClaimResponse>;
   patchWorker(workerId: string, body: PatchWorkerBody): Promise<PatchResult>;
@@ -76,17 +76,17 @@ export function createClient(options: ClientOptions): BuilddClient {
       text = await response.text();
     } catch (error) {
       const why = timeout.aborted ? `timed out after ${opts.timeoutMs ?? timeoutMs} ms` : describe(error);
-      throw new ApiError('transient', `${method} ${path}: ${why}`);
+      throw new ServerRequestError({ failure: 'transient', message: `${method} ${path}: ${why}` });
     }
     const json = parseJson(text);
     if (!response.ok) throw errorOf(method, path, response, json);
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new ApiError(
-        'protocol',
-        `${method} ${path}: unexpected answer: ${parsed.error.message}`,
-        response.status,
-      );
+      throw new ServerRequestError({
+        failure: 'protocol',
+        message: `${method} ${path}: unexpected answer: ${parsed.error.message}`,
+        status: response.status,
+      });
     }
     return parsed.data;
   }
@@ -129,22 +129,22 @@ function describe(error: unknown): string {
   return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
 }
 
-function errorOf(method: string, path: string, response: Response, json: unknown): ApiError {
+function errorOf(method: string, path: string, response: Response, json: unknown): ServerRequestError {
   const status = response.status;
   const body = ErrorBody.safeParse(json);
   const code = body.success ? body.data.error.code : undefined;
   const serverMessage = body.success ? body.data.error.message : `HTTP ${status}`;
-  const kind = kindOfStatus(status);
-  if (kind === 'fatal') {
+  const failure = failureOfStatus(status);
+  if (failure === 'fatal') {
     const what = status === 401 ? 'rejected the API key' : 'refused this account';
-    return new ApiError(
-      kind,
-      `the buildd server ${what} (${status}: ${serverMessage}): check BUILDD_API_KEY / --api-key (or ~/.buildd/config.json)`,
+    return new ServerRequestError({
+      failure,
+      message: `the buildd server ${what} (${status}: ${serverMessage}): check BUILDD_API_KEY / --api-key (or ~/.buildd/config.json)`,
       status,
       code,
-    );
+    });
   }
-  if (kind === 'limit') {
+  if (failure === 'limit') {
     const details = body.success ? LimitDetails.safeParse(body.data.error.details) : undefined;
     const header = Number(response.headers.get('retry-after'));
     const retryAfter = details?.success
@@ -153,7 +153,14 @@ function errorOf(method: string, path: string, response: Response, json: unknown
         ? header
         : 60;
     const resetsAt = details?.success ? details.data.resetsAt : undefined;
-    return new ApiError(kind, `${method} ${path}: ${serverMessage}`, status, code, retryAfter, resetsAt);
+    return new ServerRequestError({
+      failure,
+      message: `${method} ${path}: ${serverMessage}`,
+      status,
+      code,
+      retryAfterSeconds: retryAfter,
+      resetsAt,
+    });
   }
-  return new ApiError(kind, `${method} ${path}: ${serverMessage}`, status, code);
+  return new ServerRequestError({ failure, message: `${method} ${path}: ${serverMessage}`, status, code });
 }

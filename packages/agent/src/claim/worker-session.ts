@@ -1,10 +1,10 @@
 import { type ClaimedWorker, limits, type PatchWorkerBody } from '@buildd/protocol';
-import { ApiError } from './api-error.ts';
-import type { BuilddClient } from './client.ts';
-import { childLog, type Log } from './log.ts';
-import { type DeliveryState, Outbox } from './outbox.ts';
-import type { RunContext, RunOutcome, RunReporter } from './run.ts';
-import { Spool } from './spool.ts';
+import { type DeliveryState, Outbox } from '../delivery/outbox.ts';
+import { Spool } from '../delivery/spool.ts';
+import { childLog, type Log } from '../log.ts';
+import type { RunContext, RunOutcome, RunReporter, RunSettings } from '../run/types.ts';
+import type { BuilddClient } from '../server/client.ts';
+import { ServerRequestError } from '../server/request-error.ts';
 
 /** Why the agent stops a run before it ends by itself. */
 export type AbortCause = 'cancelled' | 'cost_limit' | 'lease_lost' | 'shutdown';
@@ -18,10 +18,10 @@ export interface SessionDeps {
   runTask: RunTask;
   log: Log;
   /** Passed to every run as is. */
-  run: Pick<RunContext, 'dataDir' | 'claudeEnv' | 'defaultModel' | 'timeoutMs'>;
+  runSettings: RunSettings;
   flushMs?: number;
   progressMs?: number;
-  /** How long `run()` waits for the final report before leaving it to the background outbox. */
+  /** How long `execute()` waits for the final report before leaving it to the background outbox. */
   finalDeliveryMs?: number;
 }
 
@@ -76,9 +76,9 @@ export class WorkerSession {
   }
 
   /** Runs the task and delivers its final report (or leaves it on disk). Never throws for run errors. */
-  async run(): Promise<SessionResult> {
+  async execute(): Promise<SessionResult> {
     const { deps, worker } = this;
-    const spool = await Spool.open(deps.run.dataDir, worker.id);
+    const spool = await Spool.open(deps.runSettings.dataDir, worker.id);
     const outbox = new Outbox(spool, deps.client, this.#log, {
       onAbort: (reason) => this.abort(abortCauseOf(reason)),
     });
@@ -138,7 +138,12 @@ export class WorkerSession {
         this.#dirty = true;
       },
     };
-    const ctx: RunContext = { ...this.deps.run, signal: this.#abort.signal, reporter, log: this.#log };
+    const ctx: RunContext = {
+      ...this.deps.runSettings,
+      signal: this.#abort.signal,
+      reporter,
+      log: this.#log,
+    };
     try {
       return await this.deps.runTask(this.worker, ctx);
     } catch (error) {
@@ -166,7 +171,10 @@ export class WorkerSession {
       })
       .catch((error: unknown) => {
         this.#dirty = true;
-        if (error instanceof ApiError && (error.kind === 'conflict' || error.kind === 'not_found')) {
+        if (
+          error instanceof ServerRequestError &&
+          (error.failure === 'conflict' || error.failure === 'not_found')
+        ) {
           this.abort('lease_lost');
         } else {
           this.#log('debug', 'progress update failed', { error });

@@ -3,21 +3,15 @@
  * workspace allows. A failed or cancelled run skips this; its worktree is just removed.
  */
 import type { ClaimedWorker } from '@buildd/protocol';
+import { abortedState, gitFailure } from './end-state.ts';
 import { type Checkout, commitAndMeasure, type GitResult, pushBranch } from './git.ts';
-import type { RunContext } from './run.ts';
-import { abortedState, type EndState } from './run-outcome.ts';
-import { truncate } from './run-tracker.ts';
+import { abortReason, type EndState, type RunContext, truncate } from './types.ts';
 
 /** What publishing produced; `keepBranch` asks the cleanup to leave the branch in the cache. */
 export interface Published {
   state: EndState;
   git: GitResult | null;
   keepBranch: boolean;
-}
-
-/** The caller's abort reason as a string cause ('aborted' when it gave none). */
-export function abortReason(signal: AbortSignal): string {
-  return typeof signal.reason === 'string' ? signal.reason : 'aborted';
 }
 
 /** Commit, measure and push a completed run's checkout. Errors become a failed/git state. */
@@ -55,17 +49,6 @@ export async function publishResult(
     const failed = gitFailure('committing and pushing the result', error, keepBranch ? checkout : null);
     return { state: failed, git, keepBranch };
   }
-}
-
-/** A failed/git state whose error says what git was doing and where a kept commit lives. */
-export function gitFailure(doing: string, error: unknown, kept: Checkout | null = null): EndState {
-  const message = error instanceof Error ? error.message : String(error);
-  const where = kept?.repo ? ` The commit is kept on branch ${kept.branch} in ${kept.repo.cacheDir}.` : '';
-  return {
-    status: 'failed',
-    exitCause: 'git',
-    error: truncate(`git failed while ${doing}: ${message}.${where}`, 2_000),
-  };
 }
 
 function commitMessage(worker: ClaimedWorker, summary: string | undefined): string {

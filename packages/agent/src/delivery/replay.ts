@@ -1,5 +1,5 @@
-import type { BuilddClient } from './client.ts';
-import { childLog, type Log } from './log.ts';
+import { childLog, type Log } from '../log.ts';
+import type { BuilddClient } from '../server/client.ts';
 import { Outbox } from './outbox.ts';
 import { Spool } from './spool.ts';
 

@@ -2,12 +2,12 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthType } from '@buildd/protocol';
+import type { LogLevel } from '../log.ts';
 import { type ClaudeAuth, ClaudeAuthError, detectClaudeAuth } from './claude-auth.ts';
-import { ConfigError, type ConfigFile, type Env } from './config-file.ts';
-import { argumentProblem, list, number, oneOf, type Picked, text, url } from './config-values.ts';
-import type { LogLevel } from './log.ts';
+import { ConfigError, type ConfigFile, type Env } from './file.ts';
+import { argumentProblem, list, number, oneOf, type Picked, text, url } from './values.ts';
 
-export { ConfigError, type ConfigFile, configFilePath, readConfigFile } from './config-file.ts';
+export { ConfigError, type ConfigFile, configFilePath, readConfigFile } from './file.ts';
 
 /** Everything the agent runs with, validated. Durations are in milliseconds. */
 export interface AgentConfig {
@@ -76,15 +76,106 @@ export function loadConfig(
   env: Env = process.env,
   configFile?: ConfigFile,
 ): ConfigResult {
-  const result = loadSettings(argv, env, configFile);
-  if (result.action !== 'run') return result;
-  // Last, so a wrong flag is reported before a missing credential.
-  return { action: 'run', config: { ...result.config, claude: claudeAuth(env, result.auth) } };
+  let flags: Flags;
+  try {
+    flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError(argumentProblem(error));
+  }
+  if (flags.help) return { action: 'help' };
+  if (flags.version) return { action: 'version' };
+  return { action: 'run', config: resolveConfig({ flags, env, configFile }) };
 }
 
-type Settings =
-  | { action: 'help' | 'version' }
-  | { action: 'run'; config: Omit<AgentConfig, 'claude'>; auth?: AuthType };
+/**
+ * Completes `options` for an in-process agent (the server's `npm start`): what is not given comes
+ * from the environment and the defaults exactly as for the CLI, the Claude credential included.
+ * Given values win over everything; pure like `loadConfig`.
+ */
+export function configWithDefaults(options: AgentOptions, env: Env = process.env): AgentConfig {
+  return resolveConfig({ flags: {}, env, given: options });
+}
+
+type Flags = Partial<Record<keyof typeof options, string | string[] | boolean>>;
+
+/** What a configuration is made from, strongest first: given values, flags, env, the file, defaults. */
+interface ConfigInputs {
+  flags: Flags;
+  env: Env;
+  configFile?: ConfigFile | undefined;
+  given?: Partial<AgentConfig> | undefined;
+}
+
+function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): AgentConfig {
+  const pick = (flag: keyof typeof options, envName: string, fileValue?: string): Picked | undefined => {
+    const fromFlag = flags[flag];
+    if (typeof fromFlag === 'string') return { value: fromFlag, from: `--${flag}` };
+    if (env[envName] !== undefined && env[envName] !== '')
+      return { value: env[envName] as string, from: envName };
+    if (fileValue !== undefined) return { value: fileValue, from: `"${flag}" in ~/.buildd/config.json` };
+    return undefined;
+  };
+  const many = (flag: 'workspace' | 'capability') => {
+    const value = flags[flag];
+    return Array.isArray(value) ? value : undefined;
+  };
+
+  const apiKey = given.apiKey ?? pick('api-key', 'BUILDD_API_KEY', configFile?.apiKey)?.value.trim();
+  if (!apiKey) {
+    throw new ConfigError(
+      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or put "apiKey" in ~/.buildd/config.json (the server\'s first start writes it)',
+    );
+  }
+  const home = env.HOME || homedir();
+  const config: Omit<AgentConfig, 'claude'> = {
+    server:
+      given.server ??
+      url(pick('server', 'BUILDD_SERVER', configFile?.server) ?? { value: defaults.server, from: '' }),
+    apiKey,
+    workspaces: given.workspaces ?? list(many('workspace'), env, '--workspace', 'BUILDD_WORKSPACE'),
+    maxTasks:
+      given.maxTasks ??
+      number(pick('max-tasks', 'BUILDD_MAX_TASKS'), defaults.maxTasks, { min: 1, max: 100, int: true }),
+    pollIntervalMs:
+      given.pollIntervalMs ??
+      number(pick('poll-interval', 'BUILDD_POLL_INTERVAL'), defaults.pollIntervalSeconds, {
+        min: 0.05,
+        max: 3600,
+      }) * 1000,
+    name: given.name ?? text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
+    dataDir:
+      given.dataDir ??
+      resolve(
+        text(pick('data-dir', 'BUILDD_AGENT_DATA_DIR'), join(home, '.buildd', 'agent'), 4096).replace(
+          /^~(?=$|\/)/,
+          home,
+        ),
+      ),
+    capabilities: given.capabilities ?? list(many('capability'), env, '--capability', 'BUILDD_CAPABILITIES'),
+    model: given.model ?? text(pick('model', 'BUILDD_MODEL'), defaults.model, 200),
+    taskTimeoutMs:
+      given.taskTimeoutMs ??
+      number(pick('task-timeout', 'BUILDD_TASK_TIMEOUT'), defaults.taskTimeoutMinutes, {
+        min: 0.01,
+        max: 10_080,
+      }) * 60_000,
+    gracePeriodMs:
+      given.gracePeriodMs ??
+      number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {
+        min: 0,
+        max: 3600,
+      }) * 1000,
+    logLevel:
+      given.logLevel ??
+      oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, logLevels),
+  };
+  // Last, so a wrong flag is reported before a missing credential.
+  const authChoice = pick('auth', 'BUILDD_CLAUDE_AUTH');
+  const auth = authChoice && oneOf(authChoice, AuthType.options);
+  return { ...config, claude: given.claude ?? claudeAuth(env, auth) };
+}
+
+const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 
 function claudeAuth(env: Env, auth: AuthType | undefined): ClaudeAuth {
   try {
@@ -93,91 +184,4 @@ function claudeAuth(env: Env, auth: AuthType | undefined): ClaudeAuth {
     if (error instanceof ClaudeAuthError) throw new ConfigError(error.message);
     throw error;
   }
-}
-
-/** Everything but the Claude credential. */
-function loadSettings(argv: readonly string[], env: Env, configFile?: ConfigFile): Settings {
-  let values: ReturnType<typeof parse>;
-  try {
-    values = parse(argv);
-  } catch (error) {
-    throw new ConfigError(argumentProblem(error));
-  }
-  if (values.help) return { action: 'help' };
-  if (values.version) return { action: 'version' };
-
-  const pick = (flag: keyof typeof values, envName: string, fileValue?: string): Picked | undefined => {
-    const fromFlag = values[flag];
-    if (typeof fromFlag === 'string') return { value: fromFlag, from: `--${flag}` };
-    if (env[envName] !== undefined && env[envName] !== '')
-      return { value: env[envName] as string, from: envName };
-    if (fileValue !== undefined) return { value: fileValue, from: `"${flag}" in ~/.buildd/config.json` };
-    return undefined;
-  };
-
-  const apiKey = pick('api-key', 'BUILDD_API_KEY', configFile?.apiKey);
-  if (!apiKey?.value.trim()) {
-    throw new ConfigError(
-      'BUILDD_API_KEY is not set: pass --api-key, set BUILDD_API_KEY, or put "apiKey" in ~/.buildd/config.json (the server\'s first start writes it)',
-    );
-  }
-  const home = env.HOME || homedir();
-  const authChoice = pick('auth', 'BUILDD_CLAUDE_AUTH');
-  const auth = authChoice && oneOf(authChoice, AuthType.options);
-  const config: Omit<AgentConfig, 'claude'> = {
-    server: url(pick('server', 'BUILDD_SERVER', configFile?.server) ?? { value: defaults.server, from: '' }),
-    apiKey: apiKey.value.trim(),
-    workspaces: list(values.workspace, env, '--workspace', 'BUILDD_WORKSPACE'),
-    maxTasks: number(pick('max-tasks', 'BUILDD_MAX_TASKS'), defaults.maxTasks, {
-      min: 1,
-      max: 100,
-      int: true,
-    }),
-    pollIntervalMs:
-      number(pick('poll-interval', 'BUILDD_POLL_INTERVAL'), defaults.pollIntervalSeconds, {
-        min: 0.05,
-        max: 3600,
-      }) * 1000,
-    name: text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
-    dataDir: resolve(
-      text(pick('data-dir', 'BUILDD_AGENT_DATA_DIR'), join(home, '.buildd', 'agent'), 4096).replace(
-        /^~(?=$|\/)/,
-        home,
-      ),
-    ),
-    capabilities: list(values.capability, env, '--capability', 'BUILDD_CAPABILITIES'),
-    model: text(pick('model', 'BUILDD_MODEL'), defaults.model, 200),
-    taskTimeoutMs:
-      number(pick('task-timeout', 'BUILDD_TASK_TIMEOUT'), defaults.taskTimeoutMinutes, {
-        min: 0.01,
-        max: 10_080,
-      }) * 60_000,
-    gracePeriodMs:
-      number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {
-        min: 0,
-        max: 3600,
-      }) * 1000,
-    logLevel: oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, [
-      'debug',
-      'info',
-      'warn',
-      'error',
-    ] as const),
-  };
-  return { action: 'run', config, auth };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
-}
-
-/**
- * Completes `options` for an in-process agent (the server's `npm start`): what is not given comes
- * from the environment and the defaults exactly as for the CLI, the Claude credential included.
- */
-export function configWithDefaults(options: AgentOptions, env: Env = process.env): AgentConfig {
-  const result = loadSettings(['--server', options.server, '--api-key', options.apiKey], env);
-  if (result.action !== 'run') throw new ConfigError('unreachable: no --help among generated flags');
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  return { ...result.config, claude: options.claude ?? claudeAuth(env, result.auth), ...given };
 }

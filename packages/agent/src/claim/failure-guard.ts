@@ -1,4 +1,4 @@
-import { backoffDelay } from './retry.ts';
+import { backoffDelay } from '../backoff.ts';
 
 /** What the guard decides after a run: nothing, or pause claiming for `pauseMs`. */
 export interface FailureVerdict {

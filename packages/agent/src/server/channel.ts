@@ -1,7 +1,7 @@
 import { AgentChannelMessage } from '@buildd/protocol';
 import WebSocket from 'ws';
-import type { Log } from './log.ts';
-import { backoffDelay } from './retry.ts';
+import { backoffDelay } from '../backoff.ts';
+import type { Log } from '../log.ts';
 
 /** Options of `connectChannel`. */
 export interface ChannelOptions {

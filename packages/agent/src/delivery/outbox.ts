@@ -1,8 +1,8 @@
 import type { WorkerEventInput } from '@buildd/protocol';
-import { ApiError } from './api-error.ts';
-import type { BuilddClient } from './client.ts';
-import type { Log } from './log.ts';
-import { backoffDelay, sleep } from './retry.ts';
+import { backoffDelay, sleep } from '../backoff.ts';
+import type { Log } from '../log.ts';
+import type { BuilddClient } from '../server/client.ts';
+import { ServerRequestError } from '../server/request-error.ts';
 import type { Spool, SpoolEntry } from './spool.ts';
 
 /** `delivered`: nothing pending; `gone`: the worker is no longer live, spool dropped; `pending`: retry later. */
@@ -143,8 +143,8 @@ export class Outbox {
       try {
         await this.#send(entry);
       } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        switch (error.kind) {
+        if (!(error instanceof ServerRequestError)) throw error;
+        switch (error.failure) {
           case 'conflict':
           case 'not_found':
             this.log('info', 'worker is no longer live on the server; dropping its outbox', {

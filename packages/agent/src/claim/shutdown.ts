@@ -1,7 +1,7 @@
-import type { Log } from './log.ts';
+import { sleep } from '../backoff.ts';
+import type { Outbox } from '../delivery/outbox.ts';
+import type { Log } from '../log.ts';
 import type { ClaimLoop } from './loop.ts';
-import type { Outbox } from './outbox.ts';
-import { sleep } from './retry.ts';
 
 /**
  * The shutdown of DESIGN §5: stop claiming, let running tasks finish for the grace period, then

@@ -4,15 +4,8 @@
  */
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { ExitCause } from '@buildd/protocol';
-import { truncate } from './run-tracker.ts';
-
-/** The status part of a run's outcome. */
-export interface EndState {
-  status: 'completed' | 'failed' | 'cancelled';
-  exitCause: ExitCause;
-  error?: string;
-  summary?: string;
-}
+import type { Checkout } from './git.ts';
+import { type EndState, truncate } from './types.ts';
 
 /** What the SDK phase produced: its result (if any), what it threw, and why we aborted it (if we did). */
 export interface SdkEnd {
@@ -101,5 +94,16 @@ function apiErrorState(text: string, httpStatus: number | null): EndState {
     status: 'failed',
     exitCause: auth ? 'auth' : 'api_error',
     error: truncate(`${text || 'the Claude API answered with an error'}${hint}`, errorLimit),
+  };
+}
+
+/** A failed/git state whose error says what git was doing and where a kept commit lives. */
+export function gitFailure(doing: string, error: unknown, kept: Checkout | null = null): EndState {
+  const message = error instanceof Error ? error.message : String(error);
+  const where = kept?.repo ? ` The commit is kept on branch ${kept.branch} in ${kept.repo.cacheDir}.` : '';
+  return {
+    status: 'failed',
+    exitCause: 'git',
+    error: truncate(`git failed while ${doing}: ${message}.${where}`, 2_000),
   };
 }

@@ -1,4 +1,4 @@
-import { ConfigError, type Env } from './config-file.ts';
+import { ConfigError, type Env } from './file.ts';
 
 /** A raw value and where it came from (`--max-tasks`, `BUILDD_MAX_TASKS`, the config file), for messages. */
 export type Picked = { value: string; from: string };

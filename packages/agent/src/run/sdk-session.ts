@@ -1,13 +1,14 @@
 /**
  * One Claude Agent SDK session for a task: builds the `query()` options (model, limits, the guard,
- * unattended permissions, an isolated environment) and drains the message stream into a RunTracker.
+ * unattended permissions, an isolated environment) and drains the message stream into a ProgressTracker.
  */
 import { randomUUID } from 'node:crypto';
 import { type Options, query, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { ClaudeProcess } from './claude-process.ts';
 import { agentIdentity } from './git.ts';
 import { guardHook } from './guard.ts';
-import type { RunTracker } from './run-tracker.ts';
+import type { ProgressTracker } from './progress.ts';
+import type { RunLog } from './types.ts';
 
 /** Everything one session needs. */
 export interface SdkSession {
@@ -22,9 +23,9 @@ export interface SdkSession {
   claudeEnv: Record<string, string>;
   /** Aborting it kills the Claude Code process and its tool processes. */
   abort: AbortController;
-  tracker: RunTracker;
+  tracker: ProgressTracker;
   onDeny: (tool: string, reason: string) => void;
-  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  log: RunLog;
 }
 
 // Tools that make no sense in a headless one-shot run: they would leave the worktree or wait for

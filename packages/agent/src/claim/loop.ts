@@ -1,10 +1,10 @@
 import type { ClaimBody, ClaimedWorker } from '@buildd/protocol';
-import { ApiError } from './api-error.ts';
-import type { BuilddClient } from './client.ts';
+import { backoffDelay, sleep } from '../backoff.ts';
+import type { Outbox } from '../delivery/outbox.ts';
+import type { Log } from '../log.ts';
+import type { BuilddClient } from '../server/client.ts';
+import { ServerRequestError } from '../server/request-error.ts';
 import { FailureGuard } from './failure-guard.ts';
-import type { Log } from './log.ts';
-import type { Outbox } from './outbox.ts';
-import { backoffDelay, sleep } from './retry.ts';
 import { type AbortCause, type SessionDeps, type SessionResult, WorkerSession } from './worker-session.ts';
 
 /** What wakes a waiting loop: a run ended (a slot is free), or the server hinted at new tasks. */
@@ -53,7 +53,7 @@ export class ClaimLoop {
   }
 
   /** Claims until `stop()`. Resolves when claiming has stopped (runs may still be going). */
-  async run(): Promise<void> {
+  async claimUntilStopped(): Promise<void> {
     const { pollIntervalMs } = this.options;
     while (!this.#stopping.signal.aborted) {
       const paused = this.#pauseUntil - Date.now();
@@ -156,8 +156,11 @@ export class ClaimLoop {
 
   #claimFailed(error: unknown): ClaimResult {
     const { log } = this.options;
-    const e = error instanceof ApiError ? error : new ApiError('transient', String(error));
-    switch (e.kind) {
+    const e =
+      error instanceof ServerRequestError
+        ? error
+        : new ServerRequestError({ failure: 'transient', message: String(error) });
+    switch (e.failure) {
       case 'limit': {
         const seconds = Math.max(1, e.retryAfterSeconds ?? 60);
         this.#pauseUntil = Date.now() + seconds * 1000;
@@ -178,7 +181,7 @@ export class ClaimLoop {
       case 'rejected':
       case 'not_found':
         this.fatal = new Error(
-          e.kind === 'not_found' ? `${e.message}: is --server a buildd server?` : e.message,
+          e.failure === 'not_found' ? `${e.message}: is --server a buildd server?` : e.message,
         );
         log('error', 'the server refuses this agent; stopping', { error: this.fatal.message });
         this.#stopping.abort();
@@ -187,8 +190,8 @@ export class ClaimLoop {
       case 'conflict':
       case 'protocol':
         this.#unreachable += 1;
-        if (this.#unreachable === 1 || e.kind === 'protocol') {
-          log(e.kind === 'protocol' ? 'error' : 'warn', 'claim failed; retrying with backoff', {
+        if (this.#unreachable === 1 || e.failure === 'protocol') {
+          log(e.failure === 'protocol' ? 'error' : 'warn', 'claim failed; retrying with backoff', {
             error: e.message,
           });
         } else {
@@ -205,16 +208,16 @@ export class ClaimLoop {
     // Claimed while stopping: the run never starts and the task goes back at once.
     if (this.#stopping.signal.aborted) session.abort('shutdown');
     log('info', 'claimed task', { worker: worker.id, task: worker.taskId, title: worker.task.title });
-    const run = session
-      .run()
+    const ended = session
+      .execute()
       .then((result) => this.#ended(worker, result))
       .catch((error: unknown) => log('error', 'worker session failed', { worker: worker.id, error }))
       .finally(() => {
         this.sessions.delete(worker.id);
-        this.#runs.delete(run);
+        this.#runs.delete(ended);
         this.wake('slot');
       });
-    this.#runs.add(run);
+    this.#runs.add(ended);
   }
 
   #ended(worker: ClaimedWorker, result: SessionResult): void {

@@ -3,60 +3,13 @@
  * the task's limits, commit and push what it left, report, and clean up. Never throws: every way a
  * run can end becomes a RunOutcome the caller reports to the server.
  */
-import type { ClaimedWorker, ExitCause } from '@buildd/protocol';
+import type { ClaimedWorker } from '@buildd/protocol';
+import { abortedState, classifySdkEnd, gitFailure } from './end-state.ts';
 import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
-import { abortReason, gitFailure, publishResult } from './run-finish.ts';
-import { abortedState, classifySdkEnd, type EndState } from './run-outcome.ts';
-import { runSdkSession } from './run-sdk.ts';
-import { type RunTotals, RunTracker } from './run-tracker.ts';
-
-/** Where a run sends its progress. */
-export interface RunReporter {
-  /** Queue one progress event; the caller assigns seq, batches and delivers it. */
-  event(
-    type: 'assistant_text' | 'tool_use' | 'tool_result' | 'status' | 'usage' | 'git' | 'log' | 'error',
-    data: Record<string, unknown>,
-  ): void;
-  /** Latest cumulative live figures; the caller throttles and PATCHes them. */
-  progress(p: {
-    currentAction?: string | null;
-    turns?: number;
-    inputTokens?: number;
-    outputTokens?: number;
-    cacheReadTokens?: number;
-    costUsd?: number;
-    status?: 'running';
-  }): void;
-}
-
-/** What a run needs from the agent around it. */
-export interface RunContext {
-  dataDir: string;
-  /** Environment for the SDK child: PATH, HOME etc. plus exactly one Claude credential. Never sent to the server. */
-  claudeEnv: Record<string, string>;
-  /** Used when neither task.model nor workspace.config.model is set. */
-  defaultModel: string;
-  /** Wall-clock limit of one run (checkout and SDK session; not the final push). */
-  timeoutMs: number;
-  /** Aborted by the caller; `signal.reason` is a string cause such as 'cancelled', 'cost_limit', 'lease_lost', 'shutdown'. */
-  signal: AbortSignal;
-  reporter: RunReporter;
-  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-}
-
-/** How a run ended, with everything the final PATCH carries. */
-export interface RunOutcome extends RunTotals {
-  status: 'completed' | 'failed' | 'cancelled';
-  exitCause: ExitCause;
-  error?: string;
-  summary?: string;
-  branch: string;
-  commitSha?: string;
-  filesChanged?: number;
-  linesAdded?: number;
-  linesRemoved?: number;
-  timings: { prepareMs: number; sdkMs: number; finishMs: number };
-}
+import { ProgressTracker } from './progress.ts';
+import { publishResult } from './publish.ts';
+import { runSdkSession } from './sdk-session.ts';
+import { abortReason, type EndState, type RunContext, type RunOutcome, type RunTotals } from './types.ts';
 
 /** Run one claimed worker's task to its end. */
 export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<RunOutcome> {
@@ -106,7 +59,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     }
 
     const sdkStarted = performance.now();
-    const tracker = new RunTracker(ctx.reporter, checkout.dir, model);
+    const tracker = new ProgressTracker(ctx.reporter, checkout.dir, model);
     const { result, thrown } = await runSdkSession({
       prompt: task.prompt,
       cwd: checkout.dir,

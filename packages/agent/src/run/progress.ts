@@ -10,28 +10,13 @@ import type {
   SDKResultMessage,
 } from '@anthropic-ai/claude-agent-sdk';
 import { estimateCostUsd } from './pricing.ts';
-import type { RunReporter } from './run.ts';
-
-/** Cumulative figures of one run, as PATCHed to the server. */
-export interface RunTotals {
-  turns: number;
-  /** Input tokens, cache writes included (they are billed as input). */
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  costUsd: number;
-}
+import { type RunReporter, type RunTotals, truncate } from './types.ts';
 
 const toolResultLimit = 2_000;
 const textLimit = 8_000;
 
-/** Cut a string to `max` characters, saying how much was left out. */
-export function truncate(value: string, max: number): string {
-  return value.length <= max ? value : `${value.slice(0, max)}… [${value.length - max} more characters]`;
-}
-
 /** Consumes SDK messages one by one; read `totals`, `result` and `lastText` at the end. */
-export class RunTracker {
+export class ProgressTracker {
   readonly totals: RunTotals = { turns: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, costUsd: 0 };
   result: SDKResultMessage | null = null;
   /** The last assistant text, a fallback summary when the result carries none. */
