@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { ClaimLoop } from './claim/loop.ts';
 import { flushAll, stopRuns } from './claim/shutdown.ts';
 import { abortCauseOf, type RunTask, type SessionDeps } from './claim/worker-session.ts';
@@ -7,7 +7,10 @@ import type { Outbox } from './delivery/outbox.ts';
 import { replaySpools } from './delivery/replay.ts';
 import { detectCapabilities } from './host/capabilities.ts';
 import { loadAgentId, lockDataDir } from './host/data-dir.ts';
+import { checkSandbox, type SandboxCheck } from './host/sandbox-check.ts';
 import { createLogger, type Log } from './log.ts';
+import { createRedactor } from './redact.ts';
+import { agentSandboxPolicy } from './run/sandbox.ts';
 import type { RunSettings } from './run/types.ts';
 import { connectChannel } from './server/channel.ts';
 import { type BuilddClient, createClient } from './server/client.ts';
@@ -29,6 +32,8 @@ export interface AgentDeps {
   session?: Pick<SessionDeps, 'flushMs' | 'progressMs' | 'finalDeliveryMs'>;
   /** How long runs get to stop after being aborted at shutdown before the agent gives up on them. */
   abortWaitMs?: number;
+  /** Whether this machine can sandbox runs (default: `checkSandbox()` runs bubblewrap). */
+  checkSandbox?: () => SandboxCheck;
 }
 
 /** A running agent. */
@@ -44,9 +49,11 @@ export interface RunningAgent {
  * it, tests run agents with it. Options not given come from the environment and the defaults.
  */
 export function startAgent(options: AgentOptions, deps: AgentDeps = {}): RunningAgent {
-  const config = configWithDefaults(options, deps.env);
-  const log =
-    deps.log ?? createLogger({ level: config.logLevel, secrets: [config.apiKey, config.claude.secret] });
+  const env = deps.env ?? process.env;
+  const config = configWithDefaults(options, env);
+  const secrets = secretValues(config, env);
+  const log = deps.log ?? createLogger({ level: config.logLevel, secrets });
+  const redact = createRedactor(secrets);
   const client = createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch });
   const stopRequested = new AbortController();
   let loop: ClaimLoop | undefined;
@@ -65,7 +72,8 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
 
   const serve = async () => {
     const agentId = await loadAgentId(config.dataDir);
-    const capabilities = detectCapabilities(deps.env ?? process.env, config.capabilities);
+    const sandbox = checkedSandbox(config, deps.checkSandbox ?? (() => checkSandbox(env.PATH)), log);
+    const capabilities = detectCapabilities(env, config.capabilities);
     log('info', 'buildd agent starting', {
       agent: agentId,
       name: config.name,
@@ -76,6 +84,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
       credentialFrom: config.claude.source,
       credentialPrefix: config.claude.prefix,
       capabilities: capabilities.join(','),
+      sandboxed: config.sandbox,
     });
     await checkAccount(client, log);
     const workspaceIds = await resolveWorkspaces(client, config.workspaces, log);
@@ -98,9 +107,17 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         version: agentVersion,
         capabilities,
         authType: config.claude.authType,
+        sandboxed: config.sandbox,
         ...(workspaceIds.length ? { workspaceIds } : {}),
       },
-      session: { client, runTask, log, runSettings: runSettingsOf(config), ...deps.session },
+      session: {
+        client,
+        runTask,
+        log,
+        redact,
+        runSettings: runSettingsOf(config, env, sandbox),
+        ...deps.session,
+      },
     });
     loop = claimLoop;
     if (deps.channel !== false) {
@@ -151,20 +168,70 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   };
 }
 
-function runSettingsOf(config: AgentConfig): RunSettings {
+function runSettingsOf(config: AgentConfig, env: Env, sandboxed: boolean): RunSettings {
+  const policy = agentSandboxPolicy({
+    dataDir: config.dataDir,
+    homes: [env.HOME || homedir(), config.claude.sdkEnv.HOME],
+    claudeConfigDir: config.claude.sdkEnv.CLAUDE_CONFIG_DIR,
+    secretEnvNames: Object.keys(config.secretEnv),
+  });
   return {
     dataDir: config.dataDir,
     claudeEnv: config.claude.sdkEnv,
     defaultModel: config.model,
     timeoutMs: config.taskTimeoutMs,
+    sandbox: sandboxed ? policy : null,
   };
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Every value that must never leave the agent: credentials, keys, the operator's secret variables. */
+function secretValues(config: AgentConfig, env: Env): string[] {
+  return [
+    config.apiKey,
+    config.claude.secret,
+    env.ANTHROPIC_API_KEY,
+    env.CLAUDE_CODE_OAUTH_TOKEN,
+    env.BUILDD_API_KEY,
+    env.BUILDD_ADMIN_KEY,
+    ...Object.values(config.secretEnv),
+  ].filter((value): value is string => !!value);
+}
+
+/**
+ * Sandboxed unless started with `--no-sandbox`; a machine that cannot sandbox refuses to run tasks
+ * (the agent does not start) and says how to fix it.
+ */
+function checkedSandbox(config: AgentConfig, check: () => SandboxCheck, log: Log): boolean {
+  if (!config.sandbox) {
+    log(
+      'warn',
+      "running tasks WITHOUT a sandbox (--no-sandbox): a task's commands can read this machine's files and credentials; workers are reported as unsandboxed",
+    );
+    return false;
+  }
+  const result = check();
+  if (!result.available) {
+    throw new Error(
+      `cannot run tasks in the sandbox: ${result.problem}. Or start buildd-agent with --no-sandbox to run them unsandboxed (never on a machine whose files or credentials a task must not read)`,
+    );
+  }
+  return true;
 }
 
 /** Checks the key before claiming, so a wrong one fails at once with a clear message. */
 async function checkAccount(client: BuilddClient, log: Log): Promise<void> {
   try {
     const { account } = await client.me();
-    log('info', 'authenticated', { account: account.name, type: account.type });
+    log('info', 'authenticated', { account: account.name, type: account.type, level: account.level });
+    if (account.level === 'admin') {
+      log(
+        'warn',
+        "this agent runs with an admin key: a task that gets hold of it could manage every account and workspace. Create a service or member account for agents (POST /api/accounts with type 'service' and level 'member') and use its key",
+        { account: account.name },
+      );
+    }
   } catch (error) {
     if (error instanceof ServerRequestError && error.failure === 'fatal') throw error;
     // Unreachable now: the claim loop retries with backoff and reports it.

@@ -2,6 +2,7 @@ import { type ClaimedWorker, limits, type PatchWorkerBody } from '@buildd/protoc
 import { type DeliveryState, Outbox } from '../delivery/outbox.ts';
 import { Spool } from '../delivery/spool.ts';
 import { childLog, type Log } from '../log.ts';
+import type { Redact } from '../redact.ts';
 import type { RunContext, RunOutcome, RunReporter, RunSettings } from '../run/types.ts';
 import type { BuilddClient } from '../server/client.ts';
 import { ServerRequestError } from '../server/request-error.ts';
@@ -17,6 +18,8 @@ export interface SessionDeps {
   client: BuilddClient;
   runTask: RunTask;
   log: Log;
+  /** Replaces every known secret; applied to each event and report before it is spooled or sent. */
+  redact?: Redact;
   /** Passed to every run as is. */
   runSettings: RunSettings;
   flushMs?: number;
@@ -106,7 +109,7 @@ export class WorkerSession {
     }
     // No progress PATCH may land after the final one.
     await this.#patching;
-    const body = finalReport(outcome, this.abortCause);
+    const body = this.#redact(finalReport(outcome, this.abortCause));
     // Queued behind every event already written, so it cannot overtake them.
     await outbox.append({ kind: 'patch', body, final: true });
     const delivery = await outbox.settle(deps.finalDeliveryMs ?? 10_000);
@@ -126,7 +129,12 @@ export class WorkerSession {
         const outbox = this.#outbox;
         if (!outbox) return;
         // On disk at once, on the wire with the next flush: a killed agent replays it at its next start.
-        const event = { seq: outbox.spool.nextSeq(), type, at: new Date().toISOString(), data };
+        const event = {
+          seq: outbox.spool.nextSeq(),
+          type,
+          at: new Date().toISOString(),
+          data: this.#redact(data),
+        };
         outbox.record({ kind: 'events', events: [event] }).catch((error: unknown) => {
           this.#log('error', 'cannot write events to the spool', { error });
         });
@@ -153,6 +161,10 @@ export class WorkerSession {
     }
   }
 
+  #redact<T>(value: T): T {
+    return this.deps.redact ? this.deps.redact(value) : value;
+  }
+
   /** Starts delivering what the spool holds (events are already on disk; see `reporter.event`). */
   #flush(): void {
     if (this.#outbox && this.#outbox.spool.pending().length > 0) void this.#outbox.drain();
@@ -161,7 +173,10 @@ export class WorkerSession {
   /** Sends the latest totals (cumulative, so only the newest matters) and renews the lease. */
   #sendProgress(): Promise<void> {
     if (this.#patching) return this.#patching;
-    const body: PatchWorkerBody = { ...this.#latest, ...(this.#started ? {} : { status: 'running' }) };
+    const first = this.#started
+      ? {}
+      : { status: 'running' as const, sandboxed: this.deps.runSettings.sandbox !== null };
+    const body: PatchWorkerBody = this.#redact({ ...this.#latest, ...first });
     this.#dirty = false;
     this.#patching = this.deps.client
       .patchWorker(this.worker.id, body)

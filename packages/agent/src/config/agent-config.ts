@@ -26,6 +26,10 @@ export interface AgentConfig {
   gracePeriodMs: number;
   logLevel: LogLevel;
   claude: ClaudeAuth;
+  /** Run every task's tools in the SDK's sandbox; false only when started with `--no-sandbox`. */
+  sandbox: boolean;
+  /** The variables BUILDD_SECRET_ENV names, with their values: redacted everywhere, hidden from tasks. */
+  secretEnv: Record<string, string>;
 }
 
 /** What the command line asks for. */
@@ -62,6 +66,7 @@ const options = {
   'grace-period': { type: 'string' },
   auth: { type: 'string' },
   'log-level': { type: 'string' },
+  'no-sandbox': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -127,7 +132,7 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
     );
   }
   const home = env.HOME || homedir();
-  const config: Omit<AgentConfig, 'claude'> = {
+  const config: Omit<AgentConfig, 'claude' | 'sandbox' | 'secretEnv'> = {
     server:
       given.server ??
       url(pick('server', 'BUILDD_SERVER', configFile?.server) ?? { value: defaults.server, from: '' }),
@@ -169,10 +174,26 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
       given.logLevel ??
       oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, logLevels),
   };
+  const sandbox = given.sandbox ?? flags['no-sandbox'] !== true;
+  const secretEnv = given.secretEnv ?? secretVariables(env);
   // Last, so a wrong flag is reported before a missing credential.
   const authChoice = pick('auth', 'BUILDD_CLAUDE_AUTH');
   const auth = authChoice && oneOf(authChoice, AuthType.options);
-  return { ...config, claude: given.claude ?? claudeAuth(env, auth) };
+  return { ...config, sandbox, secretEnv, claude: given.claude ?? claudeAuth(env, auth) };
+}
+
+/** `BUILDD_SECRET_ENV=NAME1,NAME2`: variables whose values are secrets (a name that is not set is skipped). */
+function secretVariables(env: Env): Record<string, string> {
+  const names = list(undefined, env, '', 'BUILDD_SECRET_ENV');
+  const secrets: Record<string, string> = {};
+  for (const name of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new ConfigError(`BUILDD_SECRET_ENV names variables, like NPM_TOKEN,PYPI_TOKEN; got '${name}'`);
+    }
+    const value = env[name];
+    if (value) secrets[name] = value;
+  }
+  return secrets;
 }
 
 const logLevels = ['debug', 'info', 'warn', 'error'] as const;

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PatchWorkerBody, WorkerEventInput } from '@buildd/protocol';
 
@@ -44,7 +44,9 @@ export class Spool {
   /** Opens (or starts) the spool of `workerId`, reading back whatever an earlier run left. */
   static async open(dataDir: string, workerId: string): Promise<Spool> {
     const dir = spoolDir(dataDir);
-    await mkdir(dir, { recursive: true });
+    // Owner only: the spool holds tool output.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
     const path = join(dir, `${encodeURIComponent(workerId)}.jsonl`);
     let text = '';
     try {
@@ -122,7 +124,7 @@ export class Spool {
   #write(lines: Line[], durable: boolean): Promise<void> {
     const text = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
     const next = this.#writing.then(async () => {
-      const file = await open(this.path, 'a');
+      const file = await open(this.path, 'a', 0o600);
       try {
         await file.write(text);
         // Acks are not synced: losing one only re-sends entries the server ignores as duplicates.
@@ -144,7 +146,9 @@ export class Spool {
       );
       if (size < compactBytes || this.#pending.length > 0) return;
       const tmp = `${this.path}.tmp`;
-      await writeFile(tmp, `${JSON.stringify({ kind: 'seq', last: this.#lastSeq } satisfies Line)}\n`);
+      await writeFile(tmp, `${JSON.stringify({ kind: 'seq', last: this.#lastSeq } satisfies Line)}\n`, {
+        mode: 0o600,
+      });
       await rename(tmp, this.path);
     });
     this.#writing = next.catch(() => {});

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
+/**
+ * Creates the data dir readable by its owner only (0700; a dir an older agent made 0755 is tightened):
+ * it holds the spool, which holds tool output, and the worktrees.
+ */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
 
 /**
  * The agent's id, kept in `<dataDir>/agent-id` so a restarted agent is the same agent on the
@@ -14,9 +23,9 @@ export async function loadAgentId(dataDir: string): Promise<string> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  await mkdir(dataDir, { recursive: true });
+  await ensurePrivateDir(dataDir);
   const id = `agent-${randomUUID()}`;
-  await writeFile(path, `${id}\n`);
+  await writeFile(path, `${id}\n`, { mode: 0o600 });
   return id;
 }
 
@@ -36,12 +45,12 @@ function alive(pid: number): boolean {
  * left by a process that died (kill -9) is taken over. Resolves with the function that releases it.
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  await mkdir(dataDir, { recursive: true });
+  await ensurePrivateDir(dataDir);
   const path = join(dataDir, 'agent.lock');
   const token = `${process.pid} ${randomUUID()}`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(path, token, { flag: 'wx' });
+      await writeFile(path, token, { flag: 'wx', mode: 0o600 });
       return async () => {
         // Only remove our own lock (a later agent may have taken over a stale one).
         if ((await readFile(path, 'utf8').catch(() => '')) === token) await rm(path, { force: true });

@@ -78,6 +78,22 @@ export interface Checkout {
   repo: { cacheDir: string; baseSha: string } | null;
 }
 
+/**
+ * Checks a value before it becomes part of a path or a git argument: a worker id must look like an id
+ * (no `/`, no `..`), a branch like a branch (no leading `-`, no `..`, nothing git would refuse).
+ */
+export function checkShape(kind: 'worker id' | 'branch', value: string): void {
+  const ok =
+    kind === 'worker id'
+      ? /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/.test(value)
+      : /^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$/.test(value) &&
+        !/\.\.|\/\/|@\{|\.lock(\/|$)|\/$|\.$|(^|\/)\./.test(value);
+  if (!ok)
+    throw new GitError(
+      `the server sent a ${kind} of an unexpected shape: ${JSON.stringify(value.slice(0, 200))}`,
+    );
+}
+
 /** Directory name of a repository's cached clone: readable, and unique per URL. */
 export function cacheName(repoUrl: string): string {
   const base =
@@ -99,6 +115,9 @@ export async function prepareCheckout(input: {
   signal?: AbortSignal;
 }): Promise<Checkout> {
   const { dataDir, workerId, workspace, branch, signal } = input;
+  checkShape('worker id', workerId);
+  checkShape('branch', branch);
+  checkShape('branch', workspace.defaultBranch);
   const opts = signal ? { signal } : {};
   if (!workspace.repoUrl) {
     const dir = join(dataDir, 'scratch', workerId);
@@ -125,7 +144,7 @@ export async function prepareCheckout(input: {
     const startSha = (mayHaveBranch && (await commitOf(cacheDir, `origin/${branch}`))) || baseSha;
     await mkdir(join(dataDir, 'worktrees'), { recursive: true });
     try {
-      await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, dir, startSha], opts);
+      await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, '--', dir, startSha], opts);
     } catch (error) {
       // An abort can stop git half-way: leave no registered worktree or stray branch behind.
       await dropWorktree(cacheDir, dir, branch).catch(() => undefined);
@@ -154,6 +173,7 @@ async function fetchBranches(
       'fetch',
       '--quiet',
       '--prune',
+      '--',
       'origin',
       `+refs/heads/${defaultBranch}:refs/remotes/origin/${defaultBranch}`,
       `+refs/heads/${branch}*:refs/remotes/origin/${branch}*`,
@@ -165,7 +185,13 @@ async function fetchBranches(
 
 /** The commit a ref points to, or '' when it does not exist. */
 async function commitOf(cacheDir: string, ref: string): Promise<string> {
-  const sha = await git(cacheDir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
+  const sha = await git(cacheDir, [
+    'rev-parse',
+    '--verify',
+    '--quiet',
+    '--end-of-options',
+    `${ref}^{commit}`,
+  ]).catch(() => '');
   return sha.trim();
 }
 
@@ -185,7 +211,8 @@ async function ensureClone(
   await rm(partial, { recursive: true, force: true });
   await rm(cacheDir, { recursive: true, force: true });
   await mkdir(join(cacheDir, '..'), { recursive: true });
-  await git(join(cacheDir, '..'), ['clone', '--quiet', '--no-checkout', repoUrl, partial], {
+  // `--`: a repository URL such as `--upload-pack=…` must be a URL, never an option.
+  await git(join(cacheDir, '..'), ['clone', '--quiet', '--no-checkout', '--', repoUrl, partial], {
     ...opts,
     timeoutMs: 1_800_000,
   });
@@ -214,10 +241,10 @@ export async function commitAndMeasure(checkout: Checkout, message: string): Pro
     () => true,
   );
   // --no-verify: repository hooks could wait for input or run for minutes in an unattended run.
-  if (staged) await git(dir, ['commit', '--quiet', '--no-verify', '-m', message]);
+  if (staged) await git(dir, ['commit', '--quiet', '--no-verify', '-m', message, '--']);
   // Every commit of the range is an ancestor of HEAD, so in topological order HEAD comes first
   // (one git call for the head and the count: each costs a process start).
-  const branchCommits = (await git(dir, ['rev-list', '--topo-order', `${baseSha}..HEAD`]))
+  const branchCommits = (await git(dir, ['rev-list', '--topo-order', `${baseSha}..HEAD`, '--']))
     .split('\n')
     .filter(Boolean);
   const commits = branchCommits.length;
@@ -225,7 +252,7 @@ export async function commitAndMeasure(checkout: Checkout, message: string): Pro
   let linesAdded = 0;
   let linesRemoved = 0;
   // Three dots: changes since the merge base, not the reverse of what the default branch gained since.
-  for (const line of (await git(dir, ['diff', '--numstat', `${baseSha}...HEAD`])).split('\n')) {
+  for (const line of (await git(dir, ['diff', '--numstat', `${baseSha}...HEAD`, '--'])).split('\n')) {
     const [added, removed] = line.split('\t');
     if (added === undefined || removed === undefined) continue;
     filesChanged += 1;
@@ -239,7 +266,7 @@ export async function commitAndMeasure(checkout: Checkout, message: string): Pro
 /** Push the task branch to origin. */
 export async function pushBranch(checkout: Checkout, signal?: AbortSignal): Promise<void> {
   const ref = `refs/heads/${checkout.branch}`;
-  await git(checkout.dir, ['push', '--quiet', '--porcelain', 'origin', `${ref}:${ref}`], {
+  await git(checkout.dir, ['push', '--quiet', '--porcelain', '--', 'origin', `${ref}:${ref}`], {
     timeoutMs: 600_000,
     ...(signal ? { signal } : {}),
   });
@@ -271,7 +298,7 @@ async function dropWorktree(cacheDir: string, dir: string, branch: string | null
   );
   const removed =
     exists &&
-    (await git(cacheDir, ['worktree', 'remove', '--force', '--force', dir]).then(
+    (await git(cacheDir, ['worktree', 'remove', '--force', '--force', '--', dir]).then(
       () => true,
       () => false,
     ));
@@ -282,8 +309,14 @@ async function dropWorktree(cacheDir: string, dir: string, branch: string | null
     await git(cacheDir, ['worktree', 'prune']);
   }
   if (branch) {
-    await git(cacheDir, ['branch', '-D', '--quiet', branch]).catch(async (error: unknown) => {
-      const present = await git(cacheDir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]).then(
+    await git(cacheDir, ['branch', '-D', '--quiet', '--', branch]).catch(async (error: unknown) => {
+      const present = await git(cacheDir, [
+        'rev-parse',
+        '--verify',
+        '--quiet',
+        '--end-of-options',
+        `refs/heads/${branch}`,
+      ]).then(
         () => true,
         () => false,
       );

@@ -8,6 +8,7 @@ import { abortedState, classifySdkEnd, gitFailure } from './end-state.ts';
 import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
 import { ProgressTracker } from './progress.ts';
 import { publishResult } from './publish.ts';
+import { sandboxSettings } from './sandbox.ts';
 import { runSdkSession } from './sdk-session.ts';
 import { abortReason, type EndState, type RunContext, type RunOutcome, type RunTotals } from './types.ts';
 
@@ -69,6 +70,15 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       budgetUsd,
       instructions: workspace.config.instructions,
       claudeEnv: ctx.claudeEnv,
+      sandbox: ctx.sandbox
+        ? sandboxSettings(ctx.sandbox, {
+            worktree: checkout.dir,
+            cacheDir: checkout.repo?.cacheDir ?? null,
+            home: ctx.claudeEnv.HOME ?? '',
+            workspace: workspace.config,
+          })
+        : null,
+      deniedReadPaths: ctx.sandbox?.deniedReadPaths ?? [],
       abort,
       tracker,
       onDeny: (tool, reason) =>

@@ -3,7 +3,12 @@
  * unattended permissions, an isolated environment) and drains the message stream into a ProgressTracker.
  */
 import { randomUUID } from 'node:crypto';
-import { type Options, query, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import {
+  type Options,
+  query,
+  type SandboxSettings,
+  type SDKResultMessage,
+} from '@anthropic-ai/claude-agent-sdk';
 import { ClaudeProcess } from './claude-process.ts';
 import { agentIdentity } from './git.ts';
 import { guardHook } from './guard.ts';
@@ -21,6 +26,10 @@ export interface SdkSession {
   /** Appended to Claude Code's system prompt. */
   instructions?: string | undefined;
   claudeEnv: Record<string, string>;
+  /** The SDK's sandbox for the tools, or null to run them unsandboxed. */
+  sandbox: SandboxSettings | null;
+  /** Paths the guard refuses to let file tools read (the sandbox covers commands only). */
+  deniedReadPaths: string[];
   /** Aborting it kills the Claude Code process and its tool processes. */
   abort: AbortController;
   tracker: ProgressTracker;
@@ -74,7 +83,20 @@ export async function runSdkSession(
     permissionMode: 'acceptEdits',
     disallowedTools,
     canUseTool: async (_tool, input) => ({ behavior: 'allow', updatedInput: input }),
-    hooks: { PreToolUse: [guardHook({ worktree: s.cwd, branch: s.branch }, s.onDeny)] },
+    hooks: {
+      PreToolUse: [
+        guardHook(
+          {
+            worktree: s.cwd,
+            branch: s.branch,
+            deniedReadPaths: s.deniedReadPaths,
+            allowedDomains: s.sandbox?.network?.allowedDomains ?? null,
+          },
+          s.onDeny,
+        ),
+      ],
+    },
+    ...(s.sandbox ? { sandbox: s.sandbox } : {}),
     // Partial messages carry each response's usage as it streams: the basis of live cost figures.
     includePartialMessages: true,
     spawnClaudeCodeProcess: child.spawn,

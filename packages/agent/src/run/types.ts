@@ -4,6 +4,7 @@
  * this and not each other.
  */
 import type { ExitCause } from '@buildd/protocol';
+import type { SandboxPolicy } from './sandbox.ts';
 
 /** The event types a run reports. */
 export type RunEventType =
@@ -48,6 +49,8 @@ export interface RunSettings {
   defaultModel: string;
   /** Wall-clock limit of one run (checkout and SDK session; not the final push). */
   timeoutMs: number;
+  /** What the sandbox denies every run; null runs tools unsandboxed (`--no-sandbox`). */
+  sandbox: SandboxPolicy | null;
 }
 
 /** What a run needs from the agent around it. */
