@@ -51,7 +51,7 @@ export interface RunningAgent {
 export function startAgent(options: AgentOptions, deps: AgentDeps = {}): RunningAgent {
   const env = deps.env ?? process.env;
   const config = configWithDefaults(options, env);
-  const secrets = secretValues(config, env);
+  const secrets = [config.apiKey, config.claude.secret, ...Object.values(config.secretEnv)];
   const log = deps.log ?? createLogger({ level: config.logLevel, secrets });
   const redact = createRedactor(secrets);
   const client = createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch });
@@ -185,19 +185,6 @@ function runSettingsOf(config: AgentConfig, env: Env, sandboxed: boolean): RunSe
 }
 
 type Env = Record<string, string | undefined>;
-
-/** Every value that must never leave the agent: credentials, keys, the operator's secret variables. */
-function secretValues(config: AgentConfig, env: Env): string[] {
-  return [
-    config.apiKey,
-    config.claude.secret,
-    env.ANTHROPIC_API_KEY,
-    env.CLAUDE_CODE_OAUTH_TOKEN,
-    env.BUILDD_API_KEY,
-    env.BUILDD_ADMIN_KEY,
-    ...Object.values(config.secretEnv),
-  ].filter((value): value is string => !!value);
-}
 
 /**
  * Sandboxed unless started with `--no-sandbox`; a machine that cannot sandbox refuses to run tasks

@@ -28,7 +28,10 @@ export interface AgentConfig {
   claude: ClaudeAuth;
   /** Run every task's tools in the SDK's sandbox; false only when started with `--no-sandbox`. */
   sandbox: boolean;
-  /** The variables BUILDD_SECRET_ENV names, with their values: redacted everywhere, hidden from tasks. */
+  /**
+   * Secret variables with their values: the credentials the agent knows (both Claude ones, the buildd
+   * keys) and those BUILDD_SECRET_ENV names. Redacted everywhere, hidden from tasks.
+   */
   secretEnv: Record<string, string>;
 }
 
@@ -182,9 +185,12 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
   return { ...config, sandbox, secretEnv, claude: given.claude ?? claudeAuth(env, auth) };
 }
 
-/** `BUILDD_SECRET_ENV=NAME1,NAME2`: variables whose values are secrets (a name that is not set is skipped). */
+/** Variables that always hold secrets when they are set. */
+const knownSecretVariables = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'BUILDD_API_KEY', 'BUILDD_ADMIN_KEY'];
+
+/** The known secret variables plus `BUILDD_SECRET_ENV=NAME1,NAME2` (a name that is not set is skipped). */
 function secretVariables(env: Env): Record<string, string> {
-  const names = list(undefined, env, '', 'BUILDD_SECRET_ENV');
+  const names = [...knownSecretVariables, ...list(undefined, env, '', 'BUILDD_SECRET_ENV')];
   const secrets: Record<string, string> = {};
   for (const name of names) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {

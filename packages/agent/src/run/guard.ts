@@ -167,7 +167,7 @@ function checkCommand(command: string, scope: GuardScope, depth: number): string
   // Split into simple commands so `cd x && rm -rf /` is seen; quoting is ignored on purpose
   // (a false refusal costs one model turn, a missed one can cost the machine).
   for (const segment of command.split(/&&|\|\||[;|\n&`]|\$\(/)) {
-    const words = segment.trim().split(/\s+/).filter(Boolean).map(unquote);
+    const words = shellWords(segment).map(unquote);
     // Look past prefixes that run the real command: `sudo rm …`, `FOO=1 rm …`.
     while (prefixes.has(commandName(words[0])) || /^\w+=/.test(words[0] ?? '')) words.shift();
     const reason = checkSimpleCommand(words, scope, depth);
@@ -181,9 +181,39 @@ const powerCommands = new Set(['shutdown', 'reboot', 'halt', 'poweroff']);
 const prefixes = new Set(['sudo', 'env', 'command', 'exec', 'nohup', 'time', 'nice', 'busybox', 'xargs']);
 const shells = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'ash']);
 
-/** A word without the quotes and backslashes a shell would remove (`"rm"`, `\rm`, `'/'`). */
+/**
+ * The words of a simple command as a shell reads them: quotes group (`'alias.x=!rm -rf /'` is one
+ * word) and are removed, a backslash escapes the next character. An unclosed quote runs to the end.
+ */
+function shellWords(segment: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i] as string;
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"' && segment[i + 1] === '"') word = `${word ?? ''}${segment[++i]}`;
+      else word = `${word ?? ''}${c}`;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (c === '\\') {
+      word = `${word ?? ''}${segment[++i] ?? ''}`;
+    } else if (/\s/.test(c)) {
+      if (word !== null) words.push(word);
+      word = null;
+    } else {
+      word = `${word ?? ''}${c}`;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+/** A word without what is left of the quoting around it after splitting (`/"`, `(/`, `/)`). */
 function unquote(word: string): string {
-  return word.replace(/^\\/, '').replace(/^["']+|["']+$/g, '');
+  return word.replace(/^["'(]+|["')]+$/g, '');
 }
 
 /** The command a word runs: `/bin/rm` and `./rm` are `rm`. */
