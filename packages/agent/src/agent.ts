@@ -1,12 +1,14 @@
 import { homedir, hostname } from 'node:os';
 import { ClaimLoop } from './claim/loop.ts';
 import { flushAll, stopRuns } from './claim/shutdown.ts';
+import { startWatchdog } from './claim/watchdog.ts';
 import { abortCauseOf, type RunTask, type SessionDeps } from './claim/worker-session.ts';
 import { type AgentConfig, type AgentOptions, configWithDefaults } from './config/agent-config.ts';
 import type { Outbox } from './delivery/outbox.ts';
 import { replaySpools } from './delivery/replay.ts';
 import { detectCapabilities } from './host/capabilities.ts';
 import { loadAgentId, lockDataDir } from './host/data-dir.ts';
+import { type HealthReport, serveHealth } from './host/health.ts';
 import { checkSandbox, type SandboxCheck } from './host/sandbox-check.ts';
 import { createLogger, type Log } from './log.ts';
 import { createRedactor } from './redact.ts';
@@ -14,6 +16,7 @@ import { agentSandboxPolicy } from './run/sandbox.ts';
 import type { RunSettings } from './run/types.ts';
 import { connectChannel } from './server/channel.ts';
 import { type BuilddClient, createClient } from './server/client.ts';
+import { noteContact } from './server/contact.ts';
 import { ServerRequestError } from './server/request-error.ts';
 import { resolveWorkspaces } from './server/workspaces.ts';
 import { agentVersion } from './version.ts';
@@ -34,6 +37,8 @@ export interface AgentDeps {
   abortWaitMs?: number;
   /** Whether this machine can sandbox runs (default: `checkSandbox()` runs bubblewrap). */
   checkSandbox?: () => SandboxCheck;
+  /** The watchdog's timing (defaults: look every 5 s, 30 s of grace, runs abandoned 15 min past their timeout). */
+  watchdog?: { intervalMs?: number; stallGraceMs?: number; hardTimeoutGraceMs?: number };
 }
 
 /** A running agent. */
@@ -42,6 +47,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Settles when the agent has stopped: rejects if it could not run (bad key, data dir in use, …). */
   done: Promise<void>;
+  /** The health endpoint's URL once it listens (with `healthPort`), else undefined. */
+  healthUrl(): string | undefined;
 }
 
 /**
@@ -52,11 +59,56 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   const env = deps.env ?? process.env;
   const config = configWithDefaults(options, env);
   const secrets = [config.apiKey, config.claude.secret, ...Object.values(config.secretEnv)];
-  const log = deps.log ?? createLogger({ level: config.logLevel, secrets });
+  const log = deps.log ?? createLogger({ level: config.logLevel, format: config.logFormat, secrets });
   const redact = createRedactor(secrets);
-  const client = createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch });
+  let lastContactAt: number | null = null;
+  const client = noteContact(
+    createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch }),
+    () => {
+      lastContactAt = Date.now();
+    },
+  );
   const stopRequested = new AbortController();
   let loop: ClaimLoop | undefined;
+  let agentIdOf: string | null = null;
+  let sandboxAvailable = false;
+  let health: { port: number; close(): Promise<void> } | undefined;
+  let stopWatchdog = () => {};
+
+  const healthReport = (): HealthReport => {
+    const problems: string[] = [];
+    const overdueMs = loop?.stalledForMs() ?? 0;
+    if (!loop?.alive) {
+      problems.push(
+        loop?.fatal
+          ? `the server refuses this agent: ${loop.fatal.message}`
+          : overdueMs > 0
+            ? `the claim loop is ${Math.round(overdueMs / 1000)} s overdue`
+            : 'the claim loop is not running',
+      );
+    }
+    const staleMs = Math.max(120_000, 3 * config.pollIntervalMs + 40_000);
+    if (lastContactAt === null || Date.now() - lastContactAt > staleMs) {
+      problems.push(
+        `no answer from the buildd server at ${config.server} for more than ${Math.round(staleMs / 1000)} s`,
+      );
+    }
+    return {
+      healthy: problems.length === 0,
+      problems,
+      agentId: agentIdOf,
+      version: agentVersion,
+      claimLoop: {
+        alive: loop?.alive ?? false,
+        overdueSeconds: Math.round(overdueMs / 1000),
+        restarts: loop?.restarts ?? 0,
+      },
+      lastServerContactAt: lastContactAt === null ? null : new Date(lastContactAt).toISOString(),
+      runningTasks: loop?.sessions.size ?? 0,
+      spoolDepth: (loop?.spoolDepth ?? 0) + replayed.reduce((n, o) => n + o.spool.pending().length, 0),
+      sandbox: { enabled: config.sandbox, available: sandboxAvailable },
+    };
+  };
   let replayed: Outbox[] = [];
   let closeChannel = () => {};
   let shuttingDown: Promise<void> | undefined;
@@ -64,6 +116,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   const shutdown = (claimLoop: ClaimLoop) => {
     shuttingDown ??= (async () => {
       closeChannel();
+      stopWatchdog();
       await stopRuns(claimLoop, config.gracePeriodMs, deps.abortWaitMs ?? 30_000, log);
       await flushAll([...claimLoop.background, ...replayed], deps.session?.finalDeliveryMs ?? 5_000);
     })();
@@ -72,8 +125,19 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
 
   const serve = async () => {
     const agentId = await loadAgentId(config.dataDir);
-    const sandbox = checkedSandbox(config, deps.checkSandbox ?? (() => checkSandbox(env.PATH)), log);
-    const capabilities = detectCapabilities(env, config.capabilities);
+    agentIdOf = agentId;
+    if (config.healthPort !== undefined) {
+      health = await serveHealth(config.healthPort, healthReport).catch((error: Error) => {
+        throw new Error(
+          `cannot serve the health endpoint on 127.0.0.1:${config.healthPort} (${error.message}): choose another --health-port`,
+        );
+      });
+      log('info', 'health endpoint listening', { url: `http://127.0.0.1:${health.port}/health` });
+    }
+    const sandboxCheck = (deps.checkSandbox ?? (() => checkSandbox(env.PATH)))();
+    sandboxAvailable = sandboxCheck.available;
+    const sandbox = checkedSandbox(config, sandboxCheck, log);
+    const capabilities = await detectCapabilities(env, config.capabilities);
     log('info', 'buildd agent starting', {
       agent: agentId,
       name: config.name,
@@ -100,6 +164,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
       maxTasks: config.maxTasks,
       pollIntervalMs: config.pollIntervalMs,
       failureCooldownMs: deps.failureCooldownMs,
+      stallGraceMs: deps.watchdog?.stallGraceMs,
       claim: {
         agentId,
         agentName: config.name,
@@ -120,6 +185,12 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
       },
     });
     loop = claimLoop;
+    stopWatchdog = startWatchdog({
+      loop: claimLoop,
+      log,
+      hardTimeoutMs: config.taskTimeoutMs + (deps.watchdog?.hardTimeoutGraceMs ?? 15 * 60_000),
+      intervalMs: deps.watchdog?.intervalMs,
+    });
     if (deps.channel !== false) {
       closeChannel = connectChannel({
         server: config.server,
@@ -144,7 +215,9 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
     try {
       await serve();
     } finally {
+      stopWatchdog();
       for (const outbox of replayed) outbox.close();
+      await health?.close();
       await release();
     }
   };
@@ -156,6 +229,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   let stopping: Promise<void> | undefined;
   return {
     done,
+    healthUrl: () => (health ? `http://127.0.0.1:${health.port}/health` : undefined),
     stop() {
       stopping ??= (async () => {
         stopRequested.abort();
@@ -190,7 +264,7 @@ type Env = Record<string, string | undefined>;
  * Sandboxed unless started with `--no-sandbox`; a machine that cannot sandbox refuses to run tasks
  * (the agent does not start) and says how to fix it.
  */
-function checkedSandbox(config: AgentConfig, check: () => SandboxCheck, log: Log): boolean {
+function checkedSandbox(config: AgentConfig, result: SandboxCheck, log: Log): boolean {
   if (!config.sandbox) {
     log(
       'warn',
@@ -198,7 +272,6 @@ function checkedSandbox(config: AgentConfig, check: () => SandboxCheck, log: Log
     );
     return false;
   }
-  const result = check();
   if (!result.available) {
     throw new Error(
       `cannot run tasks in the sandbox: ${result.problem}. Or start buildd-agent with --no-sandbox to run them unsandboxed (never on a machine whose files or credentials a task must not read)`,

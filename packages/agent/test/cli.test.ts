@@ -75,8 +75,18 @@ describe('buildd-agent CLI', () => {
     expect(await run.exited).toBe(0);
 
     const log = run.out.stderr;
-    expect(log).toMatch(/level=info msg="buildd agent starting" .*claudeAuth=oauth/);
-    expect(log).toContain('credentialFrom=CLAUDE_CODE_OAUTH_TOKEN credentialPrefix="sk-ant-oat01');
+    // Not a terminal: JSON lines.
+    const starting = log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'buildd agent starting');
+    expect(starting).toMatchObject({
+      level: 'info',
+      claudeAuth: 'oauth',
+      credentialFrom: 'CLAUDE_CODE_OAUTH_TOKEN',
+    });
+    expect(starting.credentialPrefix).toMatch(/^sk-ant-oat01/);
     expect(log).toContain('SIGTERM');
     expect(log).toContain('buildd agent stopped');
     for (const secret of [fakeOauthToken, fakeApiKey, apiKey]) expect(log).not.toContain(secret);

@@ -21,6 +21,8 @@ export interface LoopOptions {
   pollIntervalMs: number;
   /** Don't claim a task this agent just failed for this long (no burn loops). */
   failureCooldownMs?: number;
+  /** How far past the end of its longest expected wait the loop may be before it counts as stalled. */
+  stallGraceMs?: number;
 }
 
 type ClaimResult = 'claimed' | 'empty' | 'unreachable' | 'limited' | 'fatal';
@@ -47,15 +49,75 @@ export class ClaimLoop {
   #claims = new Set<Promise<ClaimResult>>();
   /** Set when the server refuses the agent for good (bad key, not a buildd server). */
   fatal: Error | undefined;
+  /** How often the watchdog restarted a stalled loop. */
+  restarts = 0;
+  #alive = false;
+  /** When the loop must next come round (after the claim or wait it is in); later = stalled. */
+  #dueBy = 0;
+  #round = new AbortController();
+  #emptyReason = '';
 
   constructor(private readonly options: LoopOptions) {
     this.#failures = new FailureGuard(options.failureCooldownMs);
   }
 
-  /** Claims until `stop()`. Resolves when claiming has stopped (runs may still be going). */
+  /**
+   * Claims until `stop()`. Resolves when claiming has stopped (runs may still be going). A loop the
+   * watchdog finds stalled is left behind (whatever it awaits can still finish) and a new one starts.
+   */
   async claimUntilStopped(): Promise<void> {
+    this.#alive = true;
+    try {
+      while (!this.#stopping.signal.aborted) {
+        const round = new AbortController();
+        this.#round = round;
+        const restarted = new Promise<void>((resolve) =>
+          round.signal.addEventListener('abort', () => resolve()),
+        );
+        await Promise.race([this.#claimRounds(round.signal), restarted]);
+        if (!round.signal.aborted || this.#stopping.signal.aborted) break;
+        this.restarts += 1;
+      }
+    } finally {
+      this.#alive = false;
+    }
+  }
+
+  /** Whether the loop is running and came round in time. */
+  get alive(): boolean {
+    return this.#alive && this.stalledForMs() === 0;
+  }
+
+  /** How long the loop is overdue (0 while it keeps to its schedule). */
+  stalledForMs(): number {
+    return this.#alive && this.#dueBy > 0 ? Math.max(0, Date.now() - this.#dueBy) : 0;
+  }
+
+  /** Abandons the current round and starts claiming afresh (the watchdog's remedy for a stall). */
+  restart(): void {
+    this.#dueBy = 0;
+    // The abandoned claim keeps no slots and is not waited for at shutdown; should it still answer,
+    // the tasks it brings are run (the server has assigned them), briefly above maxTasks.
+    this.#reserved = 0;
+    this.#claims.clear();
+    this.#round.abort();
+  }
+
+  /** Undelivered entries of every spool this loop knows (running and finished workers). */
+  get spoolDepth(): number {
+    let depth = 0;
+    for (const session of this.sessions.values()) depth += session.pendingEntries;
+    for (const outbox of this.background) depth += outbox.spool.pending().length;
+    return depth;
+  }
+
+  #due(ms: number): void {
+    this.#dueBy = Date.now() + Math.max(0, ms) + (this.options.stallGraceMs ?? 30_000);
+  }
+
+  async #claimRounds(round: AbortSignal): Promise<void> {
     const { pollIntervalMs } = this.options;
-    while (!this.#stopping.signal.aborted) {
+    while (!this.#stopping.signal.aborted && !round.aborted) {
       const paused = this.#pauseUntil - Date.now();
       if (paused > 0) {
         await this.#wait(paused, this.#pauseOnSlot ? ['slot'] : []);
@@ -68,7 +130,10 @@ export class ClaimLoop {
       const startedAt = Date.now();
       this.#missed.clear();
       const waitSeconds = Math.min(30, Math.floor(pollIntervalMs / 1000));
+      // The client gives a long poll waitSeconds + 10 s before it times out.
+      this.#due((waitSeconds + 10) * 1000);
       const result = await this.#claim(waitSeconds);
+      if (round.aborted) return;
       if (result === 'fatal') break;
       if (result === 'empty') await this.#wait(pollIntervalMs - (Date.now() - startedAt), ['slot', 'hint']);
       if (result === 'unreachable') await this.#wait(backoffDelay(this.#unreachable - 1), ['hint']);
@@ -105,7 +170,14 @@ export class ClaimLoop {
   async stopClaiming(): Promise<void> {
     this.#stopping.abort();
     this.#waiter?.resolve();
-    while (this.#claims.size > 0) await Promise.all([...this.#claims]);
+    // Bounded: a claim that never settles (what the watchdog restarts the loop for) must not hang the exit.
+    const bound = sleep(70_000);
+    while (this.#claims.size > 0) {
+      if (
+        (await Promise.race([Promise.all([...this.#claims]), bound.then(() => 'late' as const)])) === 'late'
+      )
+        return;
+    }
   }
 
   /** Resolves when every run has ended and reported (or left its report on disk). */
@@ -120,12 +192,12 @@ export class ClaimLoop {
   #claim(waitSeconds: number): Promise<ClaimResult> {
     // Runs ending during shutdown free slots too: they must not lead to new claims.
     if (this.#stopping.signal.aborted) return Promise.resolve('empty');
-    const claim = this.#claimOnce(waitSeconds).finally(() => this.#claims.delete(claim));
+    const claim = this.#claimOnce(waitSeconds, this.#round.signal).finally(() => this.#claims.delete(claim));
     this.#claims.add(claim);
     return claim;
   }
 
-  async #claimOnce(waitSeconds: number): Promise<ClaimResult> {
+  async #claimOnce(waitSeconds: number, round: AbortSignal): Promise<ClaimResult> {
     const { client, log } = this.options;
     const free = this.#free();
     if (free <= 0) return 'empty';
@@ -142,16 +214,24 @@ export class ClaimLoop {
       workers = answer.workers;
       if (this.#unreachable > 0) log('info', 'buildd server reachable again');
       this.#unreachable = 0;
-      if (workers.length === 0 && answer.diagnostics) {
-        log('debug', 'nothing to claim', { reason: answer.diagnostics.reason });
-      }
+      if (workers.length > 0) this.#emptyReason = '';
+      else if (answer.diagnostics) this.#explainEmpty(answer.diagnostics);
     } catch (error) {
       return this.#claimFailed(error);
     } finally {
-      this.#reserved -= free;
+      if (!round.aborted) this.#reserved -= free;
     }
     for (const worker of workers) this.#start(worker);
     return workers.length > 0 ? 'claimed' : 'empty';
+  }
+
+  /** Says once, in the log, why claims come back empty: the operator may have to fix something. */
+  #explainEmpty(diagnostics: { reason: string; message: string }): void {
+    if (diagnostics.reason === this.#emptyReason) return;
+    this.#emptyReason = diagnostics.reason;
+    // An idle queue is normal; anything else (no workspace, no matching capability…) needs a person.
+    const level = diagnostics.reason === 'no_pending_tasks' ? 'debug' : 'warn';
+    this.options.log(level, `cannot claim: ${diagnostics.message}`, { reason: diagnostics.reason });
   }
 
   #claimFailed(error: unknown): ClaimResult {
@@ -241,13 +321,14 @@ export class ClaimLoop {
   /** Waits `ms`, or less if woken by one of `accept` (also one that came while not waiting) or stop. */
   async #wait(ms: number, accept: readonly WakeKind[]): Promise<void> {
     if (ms <= 0 || this.#stopping.signal.aborted) return;
+    this.#due(ms);
     if (accept.some((k) => this.#missed.has(k))) {
       this.#missed.clear();
       return;
     }
     const woken = new AbortController();
     this.#waiter = { accept, resolve: () => woken.abort() };
-    await sleep(ms, AbortSignal.any([woken.signal, this.#stopping.signal]));
+    await sleep(ms, AbortSignal.any([woken.signal, this.#stopping.signal, this.#round.signal]));
     this.#waiter = undefined;
   }
 }

@@ -8,7 +8,7 @@ import type { BuilddClient } from '../server/client.ts';
 import { ServerRequestError } from '../server/request-error.ts';
 
 /** Why the agent stops a run before it ends by itself. */
-export type AbortCause = 'cancelled' | 'cost_limit' | 'lease_lost' | 'shutdown';
+export type AbortCause = 'cancelled' | 'cost_limit' | 'lease_lost' | 'shutdown' | 'timeout';
 
 /** The run function (`runTask` from run.ts; injectable so tests can script a run). */
 export type RunTask = (worker: ClaimedWorker, ctx: RunContext) => Promise<RunOutcome>;
@@ -58,6 +58,11 @@ export class WorkerSession {
   #started = false;
   #patching: Promise<void> | undefined;
   #outbox: Outbox | undefined;
+  #abandon: ((why: string) => void) | undefined;
+  /** Whether the watchdog gave up on the run. */
+  abandoned = false;
+  /** When the run started (performance.now()), for the watchdog's hard timeout; 0 before. */
+  startedAt = 0;
 
   constructor(
     readonly worker: ClaimedWorker,
@@ -71,6 +76,22 @@ export class WorkerSession {
     if (this.#abort.signal.aborted) return;
     this.#log('info', 'stopping run', { cause });
     this.#abort.abort(cause);
+  }
+
+  /** Undelivered entries of this worker's spool. */
+  get pendingEntries(): number {
+    return this.#outbox?.spool.pending().length ?? 0;
+  }
+
+  /**
+   * The watchdog's last resort for a run past its hard timeout that did not stop when aborted: stop
+   * waiting for it and report the worker failed/timeout, so its slot and its task are free again.
+   */
+  abandon(why: string): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.abort('timeout');
+    this.#abandon?.(why);
   }
 
   /** Why the run was stopped, if it was. */
@@ -152,8 +173,12 @@ export class WorkerSession {
       reporter,
       log: this.#log,
     };
+    const abandoned = new Promise<RunOutcome>((resolve) => {
+      this.#abandon = (why) => resolve(endedOutcome(this.worker, why, this.#latest, 'timeout'));
+    });
+    this.startedAt = performance.now();
     try {
-      return await this.deps.runTask(this.worker, ctx);
+      return await Promise.race([this.deps.runTask(this.worker, ctx), abandoned]);
     } catch (error) {
       // runTask should report failures as an outcome; if it throws, the worker must still end.
       this.#log('error', 'run crashed', { error });
@@ -228,10 +253,15 @@ export function finalReport(outcome: RunOutcome, cause: AbortCause | undefined):
  * The outcome of a run that threw or never started, keeping the totals it had reported (that cost
  * was really spent). `finalReport` turns it into failed/shutdown when the agent was stopping.
  */
-function endedOutcome(worker: ClaimedWorker, error: string, totals: PatchWorkerBody): RunOutcome {
+function endedOutcome(
+  worker: ClaimedWorker,
+  error: string,
+  totals: PatchWorkerBody,
+  exitCause: 'error' | 'timeout' = 'error',
+): RunOutcome {
   return {
     status: 'failed',
-    exitCause: 'error',
+    exitCause,
     error,
     branch: worker.branch,
     costUsd: totals.costUsd ?? 0,

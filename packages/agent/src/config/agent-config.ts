@@ -2,7 +2,7 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthType } from '@buildd/protocol';
-import type { LogLevel } from '../log.ts';
+import type { LogFormat, LogLevel } from '../log.ts';
 import { type ClaudeAuth, ClaudeAuthError, detectClaudeAuth } from './claude-auth.ts';
 import { ConfigError, type ConfigFile, type Env } from './file.ts';
 import { argumentProblem, list, number, oneOf, type Picked, text, url } from './values.ts';
@@ -25,6 +25,10 @@ export interface AgentConfig {
   taskTimeoutMs: number;
   gracePeriodMs: number;
   logLevel: LogLevel;
+  /** Unset: pretty on a terminal, JSON lines otherwise. */
+  logFormat?: LogFormat | undefined;
+  /** Port of the health endpoint on 127.0.0.1 (`GET /health`; 0 picks a free one); unset: none. */
+  healthPort?: number | undefined;
   claude: ClaudeAuth;
   /** Run every task's tools in the SDK's sandbox; false only when started with `--no-sandbox`. */
   sandbox: boolean;
@@ -69,6 +73,8 @@ const options = {
   'grace-period': { type: 'string' },
   auth: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'health-port': { type: 'string' },
   'no-sandbox': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -177,16 +183,31 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
       given.logLevel ??
       oneOf(pick('log-level', 'BUILDD_LOG_LEVEL') ?? { value: defaults.logLevel, from: '' }, logLevels),
   };
+  const logFormat = pick('log-format', 'BUILDD_LOG_FORMAT');
+  const healthPort = pick('health-port', 'BUILDD_HEALTH_PORT');
+  const optional = {
+    ...(given.logFormat || logFormat
+      ? { logFormat: given.logFormat ?? oneOf(logFormat as Picked, ['json', 'pretty'] as const) }
+      : {}),
+    ...(given.healthPort !== undefined || healthPort
+      ? { healthPort: given.healthPort ?? number(healthPort, 0, { min: 0, max: 65_535, int: true }) }
+      : {}),
+  };
   const sandbox = given.sandbox ?? flags['no-sandbox'] !== true;
   const secretEnv = given.secretEnv ?? secretVariables(env);
   // Last, so a wrong flag is reported before a missing credential.
   const authChoice = pick('auth', 'BUILDD_CLAUDE_AUTH');
   const auth = authChoice && oneOf(authChoice, AuthType.options);
-  return { ...config, sandbox, secretEnv, claude: given.claude ?? claudeAuth(env, auth) };
+  return { ...config, ...optional, sandbox, secretEnv, claude: given.claude ?? claudeAuth(env, auth) };
 }
 
 /** Variables that always hold secrets when they are set. */
-const knownSecretVariables = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'BUILDD_API_KEY', 'BUILDD_ADMIN_KEY'];
+const knownSecretVariables = [
+  'ANTHROPIC_API_KEY',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'BUILDD_API_KEY',
+  'BUILDD_ADMIN_KEY',
+];
 
 /** The known secret variables plus `BUILDD_SECRET_ENV=NAME1,NAME2` (a name that is not set is skipped). */
 function secretVariables(env: Env): Record<string, string> {
