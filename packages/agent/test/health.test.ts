@@ -29,7 +29,7 @@ describe('--health-port', () => {
       log: memoryLog().log,
       runTask: runs.runTask,
     });
-    await waitFor(() => runs.runs.length === 1, 5000, 'a run');
+    await waitFor(() => runs.runs.length === 1, 30_000, 'a run');
     const url = buildd.agent.healthUrl() as string;
     const ok = await health(url);
     expect(ok.status).toBe(200);
@@ -81,7 +81,7 @@ describe('the watchdog', () => {
     });
     // The client gives a claim 10 s; the watchdog steps in once that and the grace have passed.
     await waitFor(() => logs.count('the claim loop is stalled; restarting it') >= 1, 30_000, 'the restart');
-    await waitFor(() => claims().length >= 1, 5000, 'a claim after the restart');
+    await waitFor(() => claims().length >= 1, 30_000, 'a claim after the restart');
     release();
   });
 
@@ -105,7 +105,7 @@ describe('the watchdog', () => {
     );
     await waitFor(
       () => buildd.fake.requests.some((r) => r.method === 'PATCH' && r.body?.status === 'failed'),
-      10_000,
+      30_000,
       'the final report',
     );
     const final = buildd.fake.requests.find((r) => r.method === 'PATCH' && r.body?.status === 'failed');
@@ -114,7 +114,7 @@ describe('the watchdog', () => {
     expect(logs.count('a run is past its hard timeout; abandoning it')).toBe(1);
     // The slot is free again: the agent claims with its one slot.
     const before = handed;
-    await waitFor(() => handed > before, 5000, 'a claim for the freed slot');
+    await waitFor(() => handed > before, 30_000, 'a claim for the freed slot');
   });
 });
 
@@ -135,7 +135,7 @@ describe('an agent that cannot claim', () => {
       log: logs.log,
       runTask: scriptedRuns().runTask,
     });
-    await waitFor(() => claims().length >= 4, 5000, 'several claims');
+    await waitFor(() => claims().length >= 4, 30_000, 'several claims');
     const lines = logs.lines.filter((l) => l.msg.startsWith('cannot claim'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({

@@ -45,12 +45,12 @@ describe('the sandbox at start', () => {
       runTask: runs.runTask,
       checkSandbox: () => checkSandbox('/nonexistent'),
     });
-    await waitFor(() => runs.runs.length === 1, 5000, 'a run');
+    await waitFor(() => runs.runs.length === 1, 30_000, 'a run');
     expect(runs.runs[0]?.ctx.sandbox).toBeNull();
     expect(logs.lines.find((l) => /WITHOUT a sandbox/.test(l.msg))?.level).toBe('warn');
     const claim = buildd.fake.requests.find((r) => r.path === '/api/workers/claim');
     expect(claim?.body.sandboxed).toBe(false);
-    await waitFor(() => buildd.fake.requests.some((r) => r.method === 'PATCH'), 5000, 'the first PATCH');
+    await waitFor(() => buildd.fake.requests.some((r) => r.method === 'PATCH'), 30_000, 'the first PATCH');
     const first = buildd.fake.requests.find((r) => r.method === 'PATCH');
     expect(first?.body).toMatchObject({ status: 'running', sandboxed: false });
     runs.runs[0]?.finish();
@@ -62,12 +62,12 @@ describe('the sandbox at start', () => {
     const runs = scriptedRuns();
     const config = testConfig(buildd.fake.url, ['--max-tasks=1']);
     buildd.agent = startAgent(config, { log: memoryLog().log, runTask: runs.runTask });
-    await waitFor(() => runs.runs.length === 1, 5000, 'a run');
+    await waitFor(() => runs.runs.length === 1, 30_000, 'a run');
     expect(runs.runs[0]?.ctx.sandbox?.deniedReadPaths).toContain(config.dataDir);
     expect(runs.runs[0]?.ctx.sandbox?.deniedEnvVars).toEqual(
       expect.arrayContaining(['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'BUILDD_API_KEY']),
     );
-    await waitFor(() => buildd.fake.requests.some((r) => r.method === 'PATCH'), 5000, 'the first PATCH');
+    await waitFor(() => buildd.fake.requests.some((r) => r.method === 'PATCH'), 30_000, 'the first PATCH');
     expect(buildd.fake.requests.find((r) => r.method === 'PATCH')?.body.sandboxed).toBe(true);
     runs.runs[0]?.finish();
   });
@@ -95,7 +95,7 @@ describe('an admin key', () => {
       log: logs.log,
       runTask: scriptedRuns().runTask,
     });
-    await waitFor(() => logs.lines.some((l) => /admin key/.test(l.msg)), 5000, 'the warning');
+    await waitFor(() => logs.lines.some((l) => /admin key/.test(l.msg)), 30_000, 'the warning');
     const warning = logs.lines.find((l) => /admin key/.test(l.msg));
     expect(warning?.level).toBe('warn');
     expect(warning?.msg).toMatch(/service or member account/);
