@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    globalSetup: ['packages/server/test/support/global-setup.ts'],
+    setupFiles: ['packages/server/test/support/each-file.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -59,7 +59,7 @@ export interface AgentFigures {
 
 /**
  * The agent's own cost around the model: ~10 tasks in sequence through a real in-process agent, a
- * buildd-server process (PGlite), the real Claude Agent SDK against a scripted fake Messages API and
+ * buildd-server process (its embedded PostgreSQL), the real Claude Agent SDK against a scripted fake Messages API and
  * a 1,000-file local bare origin; then the idle RSS of the agent CLI process. Everything lives under
  * TMPDIR: `TMPDIR=/dev/shm` takes the disk out (on a journal-less ext4, creating a worktree's files
  * right after the previous task deleted as many is slow: the allocator skips recently freed inodes).

@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { newApiKey } from '../packages/server/src/ids.ts';
 import { apiClient, makeAccount } from '../packages/server/test/support/api.ts';
+import { postgresTree } from './embedded-start.ts';
 import { spawnServer } from './spawn-server.ts';
 
 const postgresAdminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -19,32 +20,39 @@ export interface LifecycleFigures {
   claimP99Ms: number;
   /** CPU time the server process spent per lifecycle (user + system), from /proc. */
   serverCpuMsPerLifecycle: number;
-  /** CPU time of all PostgreSQL processes per lifecycle (PostgreSQL leg only). */
-  postgresCpuMsPerLifecycle: number | null;
+  /** CPU time of the cluster's PostgreSQL processes per lifecycle. */
+  postgresCpuMsPerLifecycle: number;
 }
 
 /** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
+function cpuMs(pid: number, withReapedChildren = false): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const children = withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+    return ((Number(fields[11]) + Number(fields[12]) + children) * 1000) / 100;
   } catch {
     return 0;
   }
 }
 
-/** Total CPU milliseconds of every process named `postgres` (the server and its backends). */
-function postgresCpuMs(): number {
+/**
+ * CPU milliseconds of the PostgreSQL cluster on `pgdata`: its postmaster (with the children it reaped) and its
+ * live backends, so that the other cluster on the machine is not counted.
+ */
+function postgresCpuMs(pgdata: string): number {
+  const tree = postgresTree(pgdata);
   let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(entry));
-    } catch {
-      // the process ended meanwhile
-    }
-  }
+  for (const pid of tree) total += cpuMs(pid, pid === tree[0]);
   return total;
+}
+
+/** The data dir of the system PostgreSQL on this machine (Debian's cluster layout). */
+function systemPgdata(): string {
+  for (const version of ['18', '17', '16', '15', '14']) {
+    const dir = `/var/lib/postgresql/${version}/main`;
+    if (postgresTree(dir).length > 0) return dir;
+  }
+  return '';
 }
 
 const pct = (sorted: number[], p: number) =>
@@ -55,12 +63,13 @@ const pct = (sorted: number[], p: number) =>
  * its own process, with `claimers` concurrent claimers; the server's database is fresh for each run.
  */
 export async function benchLifecycles(
-  engine: 'pglite' | 'postgres',
+  engine: 'embedded' | 'postgres',
   tasks = 3000,
   claimers = 32,
 ): Promise<LifecycleFigures> {
   const adminKey = newApiKey('user');
   let env: Record<string, string>;
+  let pgdata: string;
   let cleanup: () => Promise<void>;
   if (engine === 'postgres') {
     const c = new pg.Client({ connectionString: postgresAdminUrl });
@@ -69,6 +78,7 @@ export async function benchLifecycles(
     await c.query('CREATE DATABASE buildd_bench');
     await c.end();
     env = { DATABASE_URL: postgresAdminUrl.replace(/\/[^/]*$/, '/buildd_bench') };
+    pgdata = process.env.BENCH_POSTGRES_PGDATA ?? systemPgdata();
     cleanup = async () => {
       const d = new pg.Client({ connectionString: postgresAdminUrl });
       await d.connect();
@@ -77,7 +87,9 @@ export async function benchLifecycles(
     };
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'buildd-bench-'));
-    env = { BUILDD_DATA_DIR: dir };
+    await chmod(dir, 0o755); // as root, PostgreSQL runs as `postgres`, which must pass through
+    env = { BUILDD_DATA_DIR: join(dir, 'data') };
+    pgdata = join(dir, 'data', 'pgdata');
     cleanup = () => rm(dir, { recursive: true, force: true });
   }
   const server = await spawnServer({
@@ -104,7 +116,7 @@ export async function benchLifecycles(
     let done = 0;
     const serverPid = server.child.pid ?? 0;
     const cpuBefore = cpuMs(serverPid);
-    const pgBefore = engine === 'postgres' ? postgresCpuMs() : 0;
+    const pgBefore = postgresCpuMs(pgdata);
     const began = performance.now();
     await Promise.all(
       Array.from({ length: claimers }, async (_, i) => {
@@ -128,7 +140,7 @@ export async function benchLifecycles(
     );
     const seconds = (performance.now() - began) / 1000;
     const serverCpu = cpuMs(serverPid) - cpuBefore;
-    const pgCpu = engine === 'postgres' ? postgresCpuMs() - pgBefore : null;
+    const pgCpu = postgresCpuMs(pgdata) - pgBefore;
     if (done !== tasks) throw new Error(`only ${done} of ${tasks} lifecycles completed`);
     latencies.sort((a, b) => a - b);
     return {
@@ -140,7 +152,7 @@ export async function benchLifecycles(
       claimP50Ms: Number(pct(latencies, 50).toFixed(1)),
       claimP99Ms: Number(pct(latencies, 99).toFixed(1)),
       serverCpuMsPerLifecycle: Number((serverCpu / done).toFixed(2)),
-      postgresCpuMsPerLifecycle: pgCpu === null ? null : Number((pgCpu / done).toFixed(2)),
+      postgresCpuMsPerLifecycle: Number((pgCpu / done).toFixed(2)),
     };
   } finally {
     await server.stop();

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { track, trackDataDir, untrack } from '../packages/server/test/support/leaks.ts';
 
 const serverBin = fileURLToPath(new URL('../packages/server/bin/buildd-server.mjs', import.meta.url));
 
@@ -43,6 +44,12 @@ export async function spawnServer(
     },
   );
   const url = `http://127.0.0.1:${port}`;
+  const handle = {};
+  track(handle, `buildd-server pid ${child.pid} on ${url}`, async () => {
+    child.kill('SIGKILL');
+  });
+  child.once('exit', () => untrack(handle));
+  if (env.BUILDD_DATA_DIR) trackDataDir(env.BUILDD_DATA_DIR);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {

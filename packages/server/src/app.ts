@@ -13,7 +13,10 @@ import { taskRoutes } from './http/routes/tasks.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
 
-/** Builds the whole HTTP app without listening; `main.ts` binds it to a port, tests call it directly. */
+/**
+ * Builds the whole HTTP app without listening: `server.ts` binds it to a port; tests that need no socket call
+ * it in-process through `app.fetch` (test/support/server.ts, `inProcess`).
+ */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 

@@ -3,11 +3,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface ServerConfig {
+  /** `serve` (the default), or a maintenance command on the embedded data dir. */
+  command: 'serve' | 'backup' | 'restore';
+  /** The backup folder of `backup` and `restore`. */
+  target: string | undefined;
   port: number;
   host: string;
   dataDir: string;
+  /** Whether dataDir is the default (then a PGlite data dir of an earlier buildd is looked for). */
+  dataDirIsDefault: boolean;
   databaseUrl: string | undefined;
   leaseSeconds: number;
+  legacyLeaseSeconds: number;
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds: number;
@@ -20,21 +27,33 @@ export interface ServerConfig {
 export const serverHelp = `buildd-server: the buildd task queue server (HTTP API, progress streams, agent channel)
 
 Usage: buildd-server [options]
+       buildd-server backup <folder> [--data-dir <dir>]
+       buildd-server restore <folder> [--data-dir <dir>]
 
 Options (flag > environment > default):
   --port <n>             PORT               port to listen on (default 3000)
   --host <addr>          HOST               address to bind (default 127.0.0.1; use 0.0.0.0 so
                                             agents on other machines can reach it)
-  --data-dir <dir>       BUILDD_DATA_DIR    embedded database directory (default ~/.buildd/data)
+  --data-dir <dir>       BUILDD_DATA_DIR    the embedded PostgreSQL's directory (default
+                                            ~/.buildd/postgres; as root, when the postgres
+                                            user cannot enter that home: /var/lib/buildd/postgres)
   --database-url <url>   DATABASE_URL       PostgreSQL URL; when set it is used instead of the
                                             embedded database (several replicas may share it)
   --lease-seconds <n>    BUILDD_LEASE_SECONDS   worker lease length (default 60)
+  --legacy-lease-seconds <n>  BUILDD_LEGACY_LEASE_SECONDS  lease of a worker claimed by an older
+                                            agent that sends no agentId (default 900)
   --renew-seconds <n>    BUILDD_RENEW_SECONDS   how often agents renew a lease (default 15)
   --reap-interval <n>    BUILDD_REAP_INTERVAL   seconds between sweeps for expired leases (default 5)
   --no-local-agent       BUILDD_LOCAL_AGENT=0   do not start the built-in local agent
   --log-level <level>    LOG_LEVEL          debug | info | warn | error (default info)
   -h, --help                                show this help
 
+Commands:
+  backup <folder>        copy the embedded database into a new folder, online while a server runs
+  restore <folder>       copy a backup into a new, empty --data-dir; then start buildd-server on it
+
+Without DATABASE_URL the server runs its own PostgreSQL (fsync on, reachable only through a socket in
+the data dir or 127.0.0.1) and stops it when it stops.
 On first start with an empty database an admin account is created and its API key printed once
 (and saved to ~/.buildd/config.json unless that file exists). BUILDD_ADMIN_KEY, given on first
 start, becomes that admin key instead.`;
@@ -54,8 +73,9 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
 /** Server configuration from flags and environment; a pure function of its inputs. */
 export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: argv,
       options: {
         port: { type: 'string' },
@@ -63,6 +83,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         'data-dir': { type: 'string' },
         'database-url': { type: 'string' },
         'lease-seconds': { type: 'string' },
+        'legacy-lease-seconds': { type: 'string' },
         'renew-seconds': { type: 'string' },
         'reap-interval': { type: 'string' },
         'no-local-agent': { type: 'boolean' },
@@ -70,6 +91,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
+      allowPositionals: true,
     }));
   } catch (err) {
     throw new ConfigError(`${(err as Error).message}. Run buildd-server --help for the options.`);
@@ -82,6 +104,14 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       `--renew-seconds (${renewSeconds}) must be shorter than --lease-seconds (${leaseSeconds}), or leases expire between renewals.`,
     );
   }
+  // Older agents renew only with their progress PATCHes, one per model message (see src/queue/claim.sql).
+  const legacyLeaseSeconds = int(
+    '--legacy-lease-seconds',
+    str('legacy-lease-seconds', 'BUILDD_LEGACY_LEASE_SECONDS'),
+    900,
+    2,
+    86_400,
+  );
   const logLevel = str('log-level', 'LOG_LEVEL') ?? 'info';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of debug, info, warn, error, silent; got "${logLevel}".`);
@@ -90,12 +120,31 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://.');
   }
+  const [command = 'serve', target, ...extra] = positionals;
+  if (command !== 'serve' && command !== 'backup' && command !== 'restore') {
+    throw new ConfigError(
+      `Unknown command "${command}". Commands: backup, restore; run buildd-server --help.`,
+    );
+  }
+  if (command !== 'serve' && (!target || extra.length > 0)) {
+    throw new ConfigError(`buildd-server ${command} takes one folder: buildd-server ${command} <folder>.`);
+  }
+  if (command !== 'serve' && databaseUrl) {
+    throw new ConfigError(
+      `buildd-server ${command} works on the embedded database; for DATABASE_URL use pg_dump and pg_restore.`,
+    );
+  }
+  const explicitDataDir = str('data-dir', 'BUILDD_DATA_DIR') || undefined;
   return {
+    command,
+    target,
     port: int('--port', str('port', 'PORT'), 3000, 0, 65535),
     host: str('host', 'HOST') || '127.0.0.1',
-    dataDir: str('data-dir', 'BUILDD_DATA_DIR') || join(homedir(), '.buildd', 'data'),
+    dataDir: explicitDataDir ?? join(homedir(), '.buildd', 'postgres'),
+    dataDirIsDefault: explicitDataDir === undefined,
     databaseUrl,
     leaseSeconds,
+    legacyLeaseSeconds,
     renewSeconds,
     reapIntervalSeconds: int('--reap-interval', str('reap-interval', 'BUILDD_REAP_INTERVAL'), 5, 1, 3600),
     agentOfflineSeconds: Math.max(60, leaseSeconds * 2),

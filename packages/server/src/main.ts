@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { ensureAdmin, userConfigPath, writeUserConfig } from './bootstrap.ts';
 import { ConfigError, loadServerConfig, serverHelp } from './config.ts';
-import { openDb, SchemaTooNewError } from './db/index.ts';
+import { backupEmbedded, restoreEmbedded } from './db/embedded/backup.ts';
+import { resolveDefaultDataDir } from './db/embedded/data-dir.ts';
+import { EmbeddedError, openDb, pgliteEraDataDir, SchemaTooNewError } from './db/index.ts';
 import { keyPrefix } from './ids.ts';
 import { startLocalAgent } from './local-agent.ts';
 import { startServer } from './server.ts';
@@ -23,28 +26,65 @@ async function main(): Promise<void> {
     return;
   }
   const log = pino({ level: config.logLevel, base: { svc: 'buildd-server' } });
-  const db = await openDb({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    onError: (err) => log.warn({ err: err.message }, 'database connection error'),
-  });
-  let server: Awaited<ReturnType<typeof startServer>>;
+  if (!config.databaseUrl && config.dataDirIsDefault)
+    config.dataDir = await resolveDefaultDataDir(config.dataDir);
+  if (config.command !== 'serve') return maintenance(config.command, config.target!, config.dataDir);
+  if (!config.databaseUrl && config.dataDirIsDefault) await refusePgliteEra(config.dataDir);
+
+  // What runs is stopped in reverse order on SIGTERM/SIGINT, also when the signal comes while starting (the
+  // embedded PostgreSQL must not outlive the server); a second signal exits at once.
+  const closers: Array<() => Promise<void>> = [];
+  let starting: Promise<unknown> = Promise.resolve();
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await starting.catch(() => {});
+    for (const close of closers.reverse()) await close().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  const step = <T>(work: Promise<T>): Promise<T> => {
+    starting = work;
+    return work;
+  };
+
+  let db: Awaited<ReturnType<typeof openDb>>;
   try {
-    server = await startServer({ db, log, ...config });
+    db = await step(
+      openDb({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        onError: (err) => log.warn({ err: err.message }, 'database connection error'),
+        onPostgresLog: (message) => log.debug({ postgres: message }, 'embedded PostgreSQL'),
+      }),
+    );
   } catch (err) {
-    await db.close().catch(() => {});
-    if (err instanceof SchemaTooNewError) {
-      process.stderr.write(`buildd-server: ${err.message}\n`);
-      process.exit(3);
-    }
+    if (err instanceof EmbeddedError) fail(err.message, 3);
     throw err;
   }
+  closers.push(() => db.close());
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await step(startServer({ db, log, ...config }));
+  } catch (err) {
+    await db.close().catch(() => {});
+    if (err instanceof SchemaTooNewError) fail(err.message, 3);
+    throw err;
+  }
+  closers.push(() => server.close());
   log.info(
-    { url: server.url, engine: db.engine, dataDir: config.databaseUrl ? undefined : config.dataDir },
+    {
+      url: server.url,
+      engine: db.engine,
+      ...(db.cluster ? { dataDir: config.dataDir, postgres: db.cluster.version } : {}),
+    },
     'buildd-server listening',
   );
 
-  const admin = await ensureAdmin(db, config.adminKey);
+  const admin = await step(ensureAdmin(db, config.adminKey));
   if (admin.created && admin.apiKey) {
     const saved = await writeUserConfig(server.url, admin.apiKey);
     if (config.adminKey) {
@@ -57,22 +97,54 @@ async function main(): Promise<void> {
     }
   }
 
-  const localAgent = config.localAgent
-    ? await startLocalAgent(db, server.url, join(dirname(config.dataDir), 'local-agent'), log)
-    : undefined;
+  if (config.localAgent && !stopping) {
+    const localAgent = await step(
+      startLocalAgent(db, server.url, join(dirname(config.dataDir), 'local-agent'), log),
+    );
+    if (localAgent) closers.push(() => localAgent.stop());
+  }
+}
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await localAgent?.stop().catch(() => {});
-    await server.close();
-    await db.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+function fail(message: string, code: number): never {
+  process.stderr.write(`buildd-server: ${message}\n`);
+  process.exit(code);
+}
+
+/**
+ * An earlier buildd kept a PGlite database in ~/.buildd/data. This one cannot open it, and must not start an
+ * empty database beside it as if the old tasks never existed, nor touch it.
+ */
+async function refusePgliteEra(dataDir: string): Promise<void> {
+  const old = await pgliteEraDataDir();
+  if (!old) return;
+  if (existsSync(join(dataDir, 'buildd-embedded.json'))) return; // already moved on; the old dir is the user's
+  fail(
+    `${old} holds the database of an earlier buildd (PGlite), which this version cannot open; buildd now runs ` +
+      `PostgreSQL in ${dataDir}. Nothing was changed. To start with an empty database, move the old one aside ` +
+      `(mv ${old} ${old}.pglite-old) and start again; to keep its tasks, list them with the earlier buildd first ` +
+      '(GET /api/tasks) and create them again here.',
+    3,
+  );
+}
+
+async function maintenance(command: 'backup' | 'restore', target: string, dataDir: string): Promise<void> {
+  try {
+    if (command === 'backup') {
+      const result = await backupEmbedded(dataDir, target);
+      process.stdout.write(
+        `Backed up ${dataDir} to ${target} (${result.mode}: ${result.files} files, ` +
+          `${(result.bytes / 1024 / 1024).toFixed(1)} MB).\nRestore with: buildd-server restore ${target} --data-dir <new folder>\n`,
+      );
+    } else {
+      const result = await restoreEmbedded(target, dataDir);
+      process.stdout.write(
+        `Restored ${target} into ${dataDir} (${result.files} files). Start it with: buildd-server --data-dir ${dataDir}\n`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof EmbeddedError) fail(err.message, 3);
+    throw err;
+  }
 }
 
 await main();

@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -7,7 +8,11 @@ import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import type { AppDeps } from './http/context.ts';
+import { extendLiveLeases } from './queue/extend-leases.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
+
+/** How long an idle keep-alive connection stays open on the server's side. */
+export const keepAliveSeconds = 65;
 
 export interface RunningServer {
   url: string;
@@ -26,6 +31,8 @@ export interface StartOptions {
   host: string;
   port: number;
   leaseSeconds: number;
+  /** The lease of workers claimed by older agents (no agentId); default 900 s. */
+  legacyLeaseSeconds?: number;
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
@@ -34,13 +41,7 @@ export interface StartOptions {
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(opts.db);
-  // Leases that ran out while no server was answering are not the agents' fault: give every live worker
-  // one more lease to come back before the reaper may take its task away.
-  await opts.db.query(
-    `UPDATE workers SET lease_expires_at = GREATEST(lease_expires_at, now() + make_interval(secs => $1))
-      WHERE status IN ('claimed', 'running')`,
-    [opts.leaseSeconds],
-  );
+  await extendLiveLeases(opts.db, opts.leaseSeconds);
   const bus = new Bus(opts.db);
   await bus.start();
   const deps: AppDeps = {
@@ -48,6 +49,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     bus,
     log: opts.log,
     leaseSeconds: opts.leaseSeconds,
+    legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
   };
@@ -62,17 +64,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     reap().catch((err) => opts.log.warn({ err: (err as Error).message }, 'reaper round failed'));
   }, opts.reapIntervalSeconds * 1000);
   timer.unref();
-  // A queue's rows change state all the time, so the planner's statistics go stale between autovacuum's
-  // rounds (and PGlite has no autovacuum): with a stale "few rows" estimate it sorts every pending task on
-  // each claim instead of walking the pending index. Keeping them fresh is cheap.
-  const analyze = () =>
-    opts.db
-      .exec('ANALYZE tasks, workers')
-      .catch((err) => opts.log.debug({ err: (err as Error).message }, 'analyze failed'));
-  const statsTimer = setInterval(analyze, 10_000);
-  statsTimer.unref();
-
-  const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
+  const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }) as HttpServer;
+  // An idle keep-alive connection should be closed by its client, not by us: a server that closes first races a
+  // client sending its next request on that socket, which then sees ECONNRESET. Node closes after 5 s by
+  // default, which a busy event loop turns into a coin toss against undici's 4 s; clients here keep idle
+  // sockets far shorter than this.
+  server.keepAliveTimeout = keepAliveSeconds * 1000;
+  server.headersTimeout = (keepAliveSeconds + 5) * 1000;
   const channel = new AgentChannel(opts.db, bus);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
@@ -95,7 +93,6 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     channel,
     async close() {
       clearInterval(timer);
-      clearInterval(statsTimer);
       channel.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -77,9 +77,13 @@ describe.each(await testEngines())('exactly-once claims on %s', (engine) => {
         }
       }
     };
-    await Promise.all(Array.from({ length: claimers }, (_, i) => claimer(i)));
-    watching = false;
-    await watcher;
+    try {
+      await Promise.all(Array.from({ length: claimers }, (_, i) => claimer(i)));
+    } finally {
+      // Also when a claimer failed: the watcher must not outlive the test (and query a dropped database).
+      watching = false;
+      await watcher;
+    }
 
     expect(handedOut).toHaveLength(taskCount);
     expect(new Set(handedOut).size).toBe(taskCount);

@@ -4,7 +4,7 @@
  * scripted Messages API, in a workspace without a repository).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeAnthropic, startFakeAnthropic, text } from '../../agent/test/support/fake-anthropic.ts';
 import { newApiKey } from '../src/ids.ts';
 import { apiClient } from './support/api.ts';
+import { trackDataDir } from './support/leaks.ts';
 
 const bin = fileURLToPath(new URL('../bin/buildd-server.mjs', import.meta.url));
 
@@ -20,6 +21,7 @@ describe('npm start with Claude credentials', () => {
   let anthropic: FakeAnthropic;
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'buildd-first-run-'));
+    await chmod(home, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through
     anthropic = await startFakeAnthropic({
       script: [text('Nothing to change here.', { usage: { input_tokens: 1000, output_tokens: 100 } })],
     });
@@ -31,11 +33,13 @@ describe('npm start with Claude credentials', () => {
 
   it('runs a local agent that completes a task end to end', async () => {
     const adminKey = newApiKey('user');
+    const dataDir = join(home, 'data');
+    trackDataDir(dataDir);
     const child = spawn(process.execPath, [bin, '--port', '0'], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: home,
-        BUILDD_DATA_DIR: join(home, 'data'),
+        BUILDD_DATA_DIR: dataDir,
         BUILDD_ADMIN_KEY: adminKey,
         ANTHROPIC_API_KEY: 'sk-ant-api03-FAKE-first-run-0123456789',
         ANTHROPIC_BASE_URL: anthropic.url,

@@ -1,13 +1,20 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, SchemaTooNewError } from '../src/db/index.ts';
 import { loadMigrations } from '../src/db/migrate.ts';
+import { openPostgres } from '../src/db/postgres.ts';
 import { newApiKey } from '../src/ids.ts';
 import { freshDb, testEngines } from './support/engines.ts';
+import { trackDataDir } from './support/leaks.ts';
+
+const trackedDir = (dir: string) => {
+  trackDataDir(dir);
+  return dir;
+};
 
 const bin = fileURLToPath(new URL('../bin/buildd-server.mjs', import.meta.url));
 
@@ -20,15 +27,26 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    // Checked on output and every 100 ms: a condition may turn true between two chunks of output.
+    let stopped = false;
+    const check = () => {
+      // One SIGTERM only: a second one makes the server exit at once, without stopping its PostgreSQL.
+      if (!stopped && until?.(stdout)) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
+    };
+    const poll = setInterval(check, 100);
     child.stdout.on('data', (d) => {
       stdout += d;
-      if (until?.(stdout)) child.kill('SIGTERM');
+      check();
     });
     child.stderr.on('data', (d) => {
       stderr += d;
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       resolve({ code, stdout, stderr });
     });
   });
@@ -36,11 +54,13 @@ function runServer(args: string[], env: Record<string, string>, until?: (out: st
 
 const listening = (out: string) => out.includes('buildd-server listening') && out.includes('local agent');
 
-// Each test starts the real server process (tsx, PGlite): slow on a busy machine, hence the long timeouts.
+// Each test starts the real server process (tsx, its own PostgreSQL): slow on a busy machine, hence the long
+// timeouts.
 describe('buildd-server process', { timeout: 150_000 }, () => {
   let home: string;
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'buildd-main-'));
+    await chmod(home, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through
   });
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
@@ -62,6 +82,7 @@ describe('buildd-server process', { timeout: 150_000 }, () => {
   it('creates the admin once on first start, prints its key once and saves it with mode 0600', async () => {
     // A fresh machine: neither ~/.buildd nor the data dir exists yet, and nothing names them.
     const env = { HOME: home };
+    trackDataDir(join(home, '.buildd', 'postgres'));
     const first = await runServer(
       ['--port', '0', '--no-local-agent'],
       env,
@@ -83,10 +104,11 @@ describe('buildd-server process', { timeout: 150_000 }, () => {
   it('uses BUILDD_ADMIN_KEY as the admin key and never prints it', async () => {
     const adminKey = newApiKey('user');
     const dir = await mkdtemp(join(tmpdir(), 'buildd-main-key-'));
+    await chmod(dir, 0o755);
     const env = {
       HOME: dir,
       BUILDD_CONFIG_DIR: join(dir, '.buildd'),
-      BUILDD_DATA_DIR: join(dir, 'data'),
+      BUILDD_DATA_DIR: trackedDir(join(dir, 'data')),
       BUILDD_ADMIN_KEY: adminKey,
     };
     let url = '';
@@ -119,18 +141,23 @@ describe.each(await testEngines())('migrations on %s', (engine) => {
       await expect(migrate(db)).rejects.toThrow(SchemaTooNewError);
       await expect(migrate(db)).rejects.toThrow(/version 999.*only knows up to version \d+/);
     } finally {
-      await db.dropSchema();
+      await db.query('DELETE FROM schema_migrations WHERE version = 999');
       await db.close();
     }
   });
 
-  it('applies nothing twice', async () => {
+  it('applies every migration to an empty schema, and nothing twice', async () => {
     const db = await freshDb(engine);
+    // The test databases are copies of a migrated template: an empty schema of their own starts from zero.
+    await db.query('CREATE SCHEMA empty_start');
+    const empty = openPostgres({ connectionString: db.url, schema: 'empty_start' });
     try {
-      expect((await migrate(db)).applied).toEqual((await loadMigrations()).map((m) => m.name));
+      expect((await migrate(empty)).applied).toEqual((await loadMigrations()).map((m) => m.name));
+      expect((await migrate(empty)).applied).toEqual([]);
       expect((await migrate(db)).applied).toEqual([]);
     } finally {
-      await db.dropSchema();
+      await empty.close();
+      await db.query('DROP SCHEMA empty_start CASCADE');
       await db.close();
     }
   });

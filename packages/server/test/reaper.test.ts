@@ -1,22 +1,17 @@
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { reapExpiredWorkers, reaperLockKey } from '../src/queue/reap.ts';
 import { startServer } from '../src/server.ts';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
-import { postgresUrl, testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { apiClient, makeAccount } from './support/api.ts';
+import { testEngines } from './support/engines.ts';
+import { useTestServer } from './support/setup.ts';
 
 describe.each(await testEngines())('leases and the reaper on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
+  const t = useTestServer({ engine, leaseSeconds: 2, renewSeconds: 1 });
+  const admin = t.admin;
   beforeEach(async () => {
-    t = await startTestServer({ engine, leaseSeconds: 2, renewSeconds: 1 });
-    admin = apiClient(t.url, t.adminKey);
     await admin.post('/api/workspaces', { name: 'lease' });
-  });
-  afterEach(async () => {
-    await t.close();
   });
 
   /** Makes every live lease expire now, on the database clock (no sleeping in tests). */
@@ -105,26 +100,22 @@ describe.each(await testEngines())('leases and the reaper on %s', (engine) => {
     }
   });
 
-  // PGlite has one connection in one process, so there is no second reaper to keep out.
-  it.skipIf(engine !== 'postgres')(
-    'a replica skips its round while another holds the reaper lock',
-    async () => {
-      const agent = await makeAccount(admin, t.url, { type: 'service', maxConcurrentWorkers: 10 });
-      for (let i = 0; i < 5; i++)
-        await admin.post('/api/tasks', { workspaceId: 'lease', title: `t${i}`, prompt: 'p' });
-      await agent.api.post('/api/workers/claim', { maxTasks: 5, authType: 'api', agentId: 'a' });
-      await expireLeases();
-      const other = new pg.Client({ connectionString: postgresUrl });
-      await other.connect();
-      try {
-        await other.query('BEGIN');
-        await other.query('SELECT pg_advisory_xact_lock($1)', [reaperLockKey]);
-        expect(await reapExpiredWorkers(t.db)).toEqual({ lost: 0, requeued: 0, failed: 0 });
-        await other.query('COMMIT');
-        expect((await reapExpiredWorkers(t.db)).lost).toBe(5);
-      } finally {
-        await other.end();
-      }
-    },
-  );
+  it('a replica skips its round while another holds the reaper lock', async () => {
+    const agent = await makeAccount(admin, t.url, { type: 'service', maxConcurrentWorkers: 10 });
+    for (let i = 0; i < 5; i++)
+      await admin.post('/api/tasks', { workspaceId: 'lease', title: `t${i}`, prompt: 'p' });
+    await agent.api.post('/api/workers/claim', { maxTasks: 5, authType: 'api', agentId: 'a' });
+    await expireLeases();
+    const other = new pg.Client({ connectionString: t.dbUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_advisory_xact_lock($1)', [reaperLockKey]);
+      expect(await reapExpiredWorkers(t.db)).toEqual({ lost: 0, requeued: 0, failed: 0 });
+      await other.query('COMMIT');
+      expect((await reapExpiredWorkers(t.db)).lost).toBe(5);
+    } finally {
+      await other.end();
+    }
+  });
 });

@@ -64,7 +64,7 @@ function eventTraffic() {
   return { seen, recordingFetch };
 }
 
-const legs: Engine[] = ['pglite', 'postgres'];
+const legs: Engine[] = ['embedded', 'postgres'];
 
 describe.each(legs)('the server killed and restarted mid-run (%s)', (engine) => {
   it('the agent rides it out: task completed, commit pushed, every event exactly once', async (ctx) => {

@@ -10,6 +10,8 @@ export interface PostgresOptions {
   schema?: string;
   maxConnections?: number;
   onError?: (err: Error) => void;
+  /** How /healthz and the logs name it: buildd's own PostgreSQL, or one given by DATABASE_URL. */
+  engine?: Db['engine'];
 }
 
 const statementNames = new Map<string, string>();
@@ -42,7 +44,7 @@ export function openPostgres(options: PostgresOptions): Db {
   const listeners = new Set<pg.Client>();
 
   return {
-    engine: 'postgres',
+    engine: options.engine ?? 'postgres',
     async query<T>(sql: string, params?: readonly unknown[]) {
       const result = await pool.query(prepared(sql, params));
       return result.rows as T[];

@@ -6,11 +6,11 @@ export interface Queryable {
 }
 
 /**
- * The small storage interface the server needs, with one implementation per engine
- * (PostgreSQL through `pg`, embedded PGlite). Everything else in the server speaks SQL through it.
+ * The small storage interface the server needs: PostgreSQL through `pg`, either buildd's own (embedded) or
+ * one given by DATABASE_URL. Everything else in the server speaks SQL through it.
  */
 export interface Db extends Queryable {
-  readonly engine: 'postgres' | 'pglite';
+  readonly engine: 'embedded' | 'postgres';
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Calls `onMessage` for each NOTIFY on `channel`; resolves to a function that stops listening. */

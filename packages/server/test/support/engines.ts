@@ -1,78 +1,107 @@
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { wrapPglite } from '../../src/db/pglite.ts';
+import { inject } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.ts';
 import type { Db } from '../../src/db/types.ts';
 import { randomBase62 } from '../../src/ids.ts';
+import { postgresUrl } from './engines-reachable.ts';
 
-export type Engine = 'pglite' | 'postgres';
+/** The two engines every server test runs on: buildd's own PostgreSQL (18) and the system one (15). */
+export type Engine = 'embedded' | 'postgres';
 
-export const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { hasPostgres, postgresUrl } from './engines-reachable.ts';
 
-let postgresReachable: Promise<boolean> | undefined;
-
-/** Whether the PostgreSQL leg can run. In CI (BUILDD_REQUIRE_POSTGRES=1) a missing server is an error. */
-export function hasPostgres(): Promise<boolean> {
-  postgresReachable ??= (async () => {
-    const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      await client.end();
-      return true;
-    } catch (err) {
-      if (process.env.BUILDD_REQUIRE_POSTGRES === '1') {
-        throw new Error(
-          `PostgreSQL is required (BUILDD_REQUIRE_POSTGRES=1) but ${postgresUrl} is unreachable: ${(err as Error).message}`,
-        );
-      }
-      console.warn(
-        `NOTICE: PostgreSQL at ${postgresUrl} is unreachable; the PostgreSQL leg of the tests is skipped.`,
-      );
-      return false;
-    }
-  })();
-  return postgresReachable;
-}
-
-/** The engines this run covers: PGlite always, PostgreSQL when reachable (always in CI). */
+/** The engines this run covers: the embedded one always, the system PostgreSQL when reachable (always in CI). */
 export async function testEngines(): Promise<Engine[]> {
-  return (await hasPostgres()) ? ['pglite', 'postgres'] : ['pglite'];
+  return inject('engines') as Engine[];
 }
 
-let sharedPglite: Promise<PGlite> | undefined;
+/** A URL for `database` on an engine's cluster, as the superuser (the suite's global set-up made them). */
+export function clusterUrl(engine: Engine, database: string): string {
+  const url = new URL(engine === 'embedded' ? inject('embeddedUrl') : postgresUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function admin<T>(engine: Engine, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: clusterUrl(engine, 'postgres') });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Databases this test file made, per engine; a closed one is emptied and handed to the next test. */
+const made: Record<Engine, string[]> = { embedded: [], postgres: [] };
+const free: Record<Engine, string[]> = { embedded: [], postgres: [] };
+
+/** Empties every table but the migration record (much faster than a new database: no checkpoint). */
+async function emptyDatabase(engine: Engine, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: clusterUrl(engine, database) });
+  await client.connect();
+  try {
+    const tables = await client.query<{ name: string }>(
+      `SELECT quote_ident(tablename) AS name FROM pg_tables
+        WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`,
+    );
+    if (tables.rows.length > 0) {
+      await client.query(`TRUNCATE ${tables.rows.map((t) => t.name).join(', ')} RESTART IDENTITY CASCADE`);
+    }
+  } finally {
+    await client.end();
+  }
+}
 
 /**
- * A fresh, empty database for one test: its own schema on PostgreSQL, or its own schema in the one
- * in-memory PGlite this test file shares (a new PGlite costs seconds to start).
+ * A fresh, migrated, empty database for one test: a copy of the suite's template database (migrated once in
+ * the global set-up), or one this file used before and emptied. `url` reaches it as the superuser.
  */
-export async function freshDb(engine: Engine): Promise<Db & { dropSchema(): Promise<void> }> {
-  const schema = `t_${randomBase62(12).toLowerCase()}`;
-  if (engine === 'postgres') {
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await admin.end();
-    const db = openPostgres({
-      connectionString: postgresUrl,
-      schema,
-      maxConnections: Number(process.env.TEST_PG_POOL ?? 10),
-    });
-    return Object.assign(db, {
-      async dropSchema() {
-        const c = new pg.Client({ connectionString: postgresUrl });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await c.end();
-      },
-    });
+export async function freshDb(engine: Engine): Promise<Db & { url: string }> {
+  let database = free[engine].pop();
+  if (database) {
+    await emptyDatabase(engine, database);
+  } else {
+    database = `${inject('runId')}_${randomBase62(8).toLowerCase()}`;
+    const template = inject('template');
+    await admin(engine, (c) => c.query(`CREATE DATABASE ${database} TEMPLATE ${template}`));
+    made[engine].push(database);
   }
-  sharedPglite ??= PGlite.create(undefined, { parsers: { 20: (v: string) => Number(v) } });
-  const instance = await sharedPglite;
-  await instance.exec(`CREATE SCHEMA ${schema}`);
-  const db = await wrapPglite(instance, schema, false);
+  const url = clusterUrl(engine, database);
+  const db = openPostgres({
+    connectionString: url,
+    engine,
+    maxConnections: Number(process.env.TEST_PG_POOL ?? 10),
+  });
+  let released = false;
+  const close = db.close;
   return Object.assign(db, {
-    async dropSchema() {
-      await instance.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; SET search_path TO public`);
+    url,
+    async close() {
+      await close();
+      if (!released) {
+        released = true;
+        free[engine].push(database);
+      }
     },
   });
+}
+
+/** Drops every database this test file made (the set-up file calls it after the file's tests). */
+export async function dropFileDatabases(): Promise<void> {
+  for (const engine of ['embedded', 'postgres'] as const) {
+    for (const database of made[engine].splice(0)) {
+      await admin(engine, (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    }
+    free[engine].length = 0;
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    engines: string[];
+    embeddedUrl: string;
+    runId: string;
+    template: string;
+  }
 }

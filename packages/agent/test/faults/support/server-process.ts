@@ -1,9 +1,9 @@
 /**
- * `buildd-server` as its own process for fault tests, on PGlite (a data dir) or on a PostgreSQL
+ * `buildd-server` as its own process for fault tests, on its embedded PostgreSQL (a data dir) or on a PostgreSQL
  * database of its own, that can be killed and started again on the same port and the same data.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SpawnedServer, spawnServer } from '../../../../../bench/spawn-server.ts';
@@ -31,6 +31,7 @@ const open = new Set<ServerProcess>();
 /** Starts a server process; `flags` are added to its command line (lease, reaper…). */
 export async function startServerProcess(engine: Engine, flags: string[] = []): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'buildd-fault-server-'));
+  chmodSync(dir, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through it
   const database = engine === 'postgres' ? await createScratchDatabase() : undefined;
   const adminKey = `buildd_user_${randomBytes(32).toString('base64url')}`;
   const env: Record<string, string> = {
