@@ -1,4 +1,4 @@
-import { limits } from '@buildd/protocol';
+import { apiVersionHeader, limits, protocolVersion } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -10,6 +10,7 @@ import { agentRoutes } from './http/routes/agents.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
+import { usageRoutes } from './http/routes/usage.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
 
@@ -22,6 +23,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    // Clients (the buildd CLI) refuse a server whose API version they do not speak.
+    c.header(apiVersionHeader, protocolVersion);
     await next();
   });
   app.use(
@@ -47,6 +50,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
+  app.route('/api', usageRoutes());
 
   app.notFound((c) =>
     c.json(
