@@ -114,6 +114,8 @@ export const Worker = z.object({
   linesAdded: z.number().int().nullable(),
   linesRemoved: z.number().int().nullable(),
   prUrl: z.string().nullable(),
+  /** Whether the run's tools ran in the agent's sandbox; null when the agent did not say (older agents). */
+  sandboxed: z.boolean().nullable(),
   lastEventSeq: z.number().int(),
   createdAt: Timestamp,
   startedAt: Timestamp.nullable(),

@@ -85,6 +85,8 @@ export const workerReport = {
   linesAdded: Count.nullable(),
   linesRemoved: Count.nullable(),
   prUrl: z.string().max(limits.url).nullable(),
+  /** Whether the agent runs this worker's tools in its sandbox (sent with the first PATCH). */
+  sandboxed: z.boolean().nullable(),
 };
 export type WorkerReportField = keyof typeof workerReport;
 export const workerReportFields = Object.keys(workerReport) as WorkerReportField[];
@@ -96,8 +98,6 @@ export const PatchWorkerBody = z.object({
   result: Text.nullable().optional(),
   /** Sent by older agents; ignored. */
   progress: z.number().optional(),
-  /** Whether the agent runs this worker's tools in its sandbox (sent with the first PATCH). */
-  sandboxed: z.boolean().optional(),
 });
 export type PatchWorkerBody = z.infer<typeof PatchWorkerBody>;
 

@@ -71,6 +71,7 @@ export function workerRow(id: string, status: Worker['status'] = 'running'): Wor
     linesAdded: null,
     linesRemoved: null,
     prUrl: null,
+    sandboxed: true,
     lastEventSeq: 0,
     createdAt: now,
     startedAt: now,
