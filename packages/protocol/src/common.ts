@@ -33,12 +33,16 @@ export type RunnerPreference = z.infer<typeof RunnerPreference>;
 export const taskStatuses = ['pending', 'assigned', 'running', 'completed', 'failed', 'cancelled'] as const;
 export const TaskStatus = z.enum(taskStatuses);
 export type TaskStatus = z.infer<typeof TaskStatus>;
-export const finalTaskStatuses: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** The statuses a task ends in, and those an agent may end its worker in: one set for both. */
+export const finalStatuses = ['completed', 'failed', 'cancelled'] as const satisfies readonly TaskStatus[];
+export type FinalStatus = (typeof finalStatuses)[number];
+export const isFinalStatus = (status: string | undefined): status is FinalStatus =>
+  (finalStatuses as readonly (string | undefined)[]).includes(status);
 
 export const workerStatuses = ['claimed', 'running', 'completed', 'failed', 'cancelled', 'lost'] as const;
 export const WorkerStatus = z.enum(workerStatuses);
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
-export const liveWorkerStatuses: readonly WorkerStatus[] = ['claimed', 'running'];
 
 /** Why a run ended, as the agent reports it (and `lost` / `cancelled` as the server sets it). */
 export const exitCauses = [

@@ -92,7 +92,8 @@ export const Worker = z.object({
   accountId: Id,
   agentId: z.string(),
   status: WorkerStatus,
-  authType: AuthType,
+  /** null for a worker of an older agent that named no auth type. */
+  authType: AuthType.nullable(),
   branch: z.string(),
   leaseExpiresAt: Timestamp,
   currentAction: z.string().nullable(),
@@ -161,12 +162,3 @@ export const Agent = z.object({
   online: z.boolean(),
 });
 export type Agent = z.infer<typeof Agent>;
-
-export const UsageDay = z.object({
-  accountId: Id,
-  day: z.string(),
-  costUsd: z.number(),
-  inputTokens: z.number().int(),
-  outputTokens: z.number().int(),
-});
-export type UsageDay = z.infer<typeof UsageDay>;

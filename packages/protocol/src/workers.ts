@@ -6,7 +6,6 @@ import { Capability } from './requests.ts';
 /** Why a claim handed out nothing. */
 export const ClaimReason = z.enum([
   'no_pending_tasks',
-  'no_slots',
   'capability_mismatch',
   'no_workspaces',
   'dependencies_pending',
@@ -21,8 +20,13 @@ export const ClaimBody = z.object({
   /** Older agents send one workspace. */
   workspaceId: Id.optional(),
   capabilities: z.array(Capability).max(200).default([]),
-  authType: AuthType.default('oauth'),
-  agentId: z.string().min(1).max(200).default('default'),
+  /** Which Claude credential the agent runs with. Older agents send none: then no OAuth seat is counted. */
+  authType: AuthType.optional(),
+  /**
+   * The agent's stable id. Older agents send none: they get the legacy lease, long enough for a slow step
+   * between their progress PATCHes, and each of their workers an identity of its own.
+   */
+  agentId: z.string().min(1).max(200).optional(),
   /** Informational, sent by older agents. */
   runner: z.string().max(200).optional(),
   agentName: z.string().max(200).optional(),
@@ -55,25 +59,39 @@ export type ClaimResponse = z.infer<typeof ClaimResponse>;
 const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const Text = z.string().max(limits.text);
 
+/**
+ * What an agent reports about its worker in a PATCH, beside the status. Each field is the worker column of
+ * the same name in snake_case (`commitSha` → `commit_sha`); the server builds its SQL argument from this
+ * list, so a new field is added here, in the `Worker` entity, in the migration and in one line of
+ * `buildd_update_worker` (packages/server/src/queue/update-worker.sql).
+ */
+export const workerReport = {
+  currentAction: z.string().max(1000).nullable(),
+  // Totals: cumulative, so the server keeps the largest value it has seen.
+  turns: Count,
+  inputTokens: Count,
+  outputTokens: Count,
+  cacheReadTokens: Count,
+  costUsd: z.number().nonnegative().max(1_000_000),
+  // Results: the latest value given wins.
+  summary: Text.nullable(),
+  error: Text.nullable(),
+  exitCause: ExitCause,
+  branch: z.string().max(200),
+  commitSha: z.string().max(100).nullable(),
+  filesChanged: Count.nullable(),
+  linesAdded: Count.nullable(),
+  linesRemoved: Count.nullable(),
+  prUrl: z.string().max(limits.url).nullable(),
+};
+export type WorkerReportField = keyof typeof workerReport;
+export const workerReportFields = Object.keys(workerReport) as WorkerReportField[];
+
 export const PatchWorkerBody = z.object({
   status: z.union([WorkerStatus, z.literal('error')]).optional(),
-  currentAction: z.string().max(1000).nullable().optional(),
-  turns: Count.optional(),
-  inputTokens: Count.optional(),
-  outputTokens: Count.optional(),
-  cacheReadTokens: Count.optional(),
-  costUsd: z.number().nonnegative().max(1_000_000).optional(),
-  summary: Text.nullable().optional(),
+  ...z.object(workerReport).partial().shape,
   /** Older agents send the summary as `result`. */
   result: Text.nullable().optional(),
-  error: Text.nullable().optional(),
-  exitCause: ExitCause.optional(),
-  branch: z.string().max(200).optional(),
-  commitSha: z.string().max(100).nullable().optional(),
-  filesChanged: Count.nullable().optional(),
-  linesAdded: Count.nullable().optional(),
-  linesRemoved: Count.nullable().optional(),
-  prUrl: z.string().max(limits.url).nullable().optional(),
   /** Sent by older agents; ignored. */
   progress: z.number().optional(),
 });

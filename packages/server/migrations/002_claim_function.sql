@@ -1,3 +1,4 @@
+-- Superseded: migration 004 drops what this file defined; the current definition lives in src/queue/.
 -- The claim as one server-side function: one round trip per claim request.
 --
 -- Why a function: claims of one account are serialized on the account row, so every round trip made while

@@ -1,3 +1,4 @@
+-- Superseded: migration 004 drops what this file defined; the current definition lives in src/queue/.
 -- A worker's progress or completion PATCH as one server-side function (see queue/update-worker.ts for what
 -- it does). A function keeps its statement's plan: on the embedded engine, planning this statement cost
 -- more than running it, and every agent sends one of these every second or so.

@@ -1,4 +1,4 @@
-import { limits } from '@buildd/protocol';
+import { apiVersionHeader, limits, protocolVersion } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -14,15 +14,21 @@ import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
+import { usageRoutes } from './http/routes/usage.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
 
-/** Builds the whole HTTP app without listening; `main.ts` binds it to a port, tests call it directly. */
+/**
+ * Builds the whole HTTP app without listening: `server.ts` binds it to a port; tests that need no socket call
+ * it in-process through `app.fetch` (test/support/server.ts, `inProcess`).
+ */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    // Clients (the buildd CLI) refuse a server whose API version they do not speak.
+    c.header(apiVersionHeader, protocolVersion);
     await next();
   });
   app.use('*', countRequests);
@@ -48,6 +54,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
+  app.route('/api', usageRoutes());
 
   app.notFound((c) =>
     c.json(

@@ -14,6 +14,7 @@ export interface ServerConfig {
   dataDirIsDefault: boolean;
   databaseUrl: string | undefined;
   leaseSeconds: number;
+  legacyLeaseSeconds: number;
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds: number;
@@ -44,6 +45,8 @@ Options (flag > environment > default):
   --database-url <url>   DATABASE_URL       PostgreSQL URL; when set it is used instead of the
                                             embedded database (several replicas may share it)
   --lease-seconds <n>    BUILDD_LEASE_SECONDS   worker lease length (default 60)
+  --legacy-lease-seconds <n>  BUILDD_LEGACY_LEASE_SECONDS  lease of a worker claimed by an older
+                                            agent that sends no agentId (default 900)
   --renew-seconds <n>    BUILDD_RENEW_SECONDS   how often agents renew a lease (default 15)
   --reap-interval <n>    BUILDD_REAP_INTERVAL   seconds between sweeps for expired leases (default 5)
   --no-local-agent       BUILDD_LOCAL_AGENT=0   do not start the built-in local agent
@@ -89,6 +92,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         'data-dir': { type: 'string' },
         'database-url': { type: 'string' },
         'lease-seconds': { type: 'string' },
+        'legacy-lease-seconds': { type: 'string' },
         'renew-seconds': { type: 'string' },
         'reap-interval': { type: 'string' },
         'no-local-agent': { type: 'boolean' },
@@ -111,6 +115,14 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       `--renew-seconds (${renewSeconds}) must be shorter than --lease-seconds (${leaseSeconds}), or leases expire between renewals.`,
     );
   }
+  // Older agents renew only with their progress PATCHes, one per model message (see src/queue/claim.sql).
+  const legacyLeaseSeconds = int(
+    '--legacy-lease-seconds',
+    str('legacy-lease-seconds', 'BUILDD_LEGACY_LEASE_SECONDS'),
+    900,
+    2,
+    86_400,
+  );
   const logLevel = str('log-level', 'LOG_LEVEL') ?? 'info';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of debug, info, warn, error, silent; got "${logLevel}".`);
@@ -151,6 +163,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     dataDirIsDefault: explicitDataDir === undefined,
     databaseUrl,
     leaseSeconds,
+    legacyLeaseSeconds,
     renewSeconds,
     reapIntervalSeconds: int('--reap-interval', str('reap-interval', 'BUILDD_REAP_INTERVAL'), 5, 1, 3600),
     agentOfflineSeconds: Math.max(60, leaseSeconds * 2),

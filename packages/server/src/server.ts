@@ -10,6 +10,7 @@ import { Bus } from './events/bus.ts';
 import { createGitHubClient, type GitHubSettings } from './github/client.ts';
 import type { AppDeps } from './http/context.ts';
 import { createMetrics } from './metrics/registry.ts';
+import { extendLiveLeases } from './queue/extend-leases.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
 
 /** How long an idle keep-alive connection stays open on the server's side. */
@@ -32,6 +33,8 @@ export interface StartOptions {
   host: string;
   port: number;
   leaseSeconds: number;
+  /** The lease of workers claimed by older agents (no agentId); default 900 s. */
+  legacyLeaseSeconds?: number;
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
@@ -41,13 +44,7 @@ export interface StartOptions {
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(opts.db);
-  // Leases that ran out while no server was answering are not the agents' fault: give every live worker
-  // one more lease to come back before the reaper may take its task away.
-  await opts.db.query(
-    `UPDATE workers SET lease_expires_at = GREATEST(lease_expires_at, now() + make_interval(secs => $1))
-      WHERE status IN ('claimed', 'running')`,
-    [opts.leaseSeconds],
-  );
+  await extendLiveLeases(opts.db, opts.leaseSeconds);
   const bus = new Bus(opts.db);
   await bus.start();
   const deps: AppDeps = {
@@ -55,6 +52,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     bus,
     log: opts.log,
     leaseSeconds: opts.leaseSeconds,
+    legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
     metrics: createMetrics(),

@@ -1,9 +1,9 @@
 import type { AgentChannelMessage } from '@buildd/protocol';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 /** Connects like an agent and collects what the server pushes. */
 async function connect(url: string, key: string, agentId: string) {
@@ -29,15 +29,8 @@ async function connect(url: string, key: string, agentId: string) {
 }
 
 describe.each(await testEngines())('agent channel on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
-  beforeEach(async () => {
-    t = await startTestServer({ engine });
-    admin = apiClient(t.url, t.adminKey);
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = useTestServer({ engine });
+  const admin = t.admin;
 
   it('refuses a socket without a valid key', async () => {
     const ws = new WebSocket(`${t.url.replace('http', 'ws')}/api/agents/channel`, {

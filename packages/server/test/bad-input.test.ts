@@ -1,14 +1,14 @@
 import { limits } from '@buildd/protocol';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
 import { dbSnapshot, expectApiError } from './support/checks.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 // Every bad request answers the JSON error shape with the right 4xx, never a 500, and changes nothing.
 describe.each(await testEngines())('bad input on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
+  const t = useTestServer({ engine }, 'file');
+  const admin = t.admin;
   let agent: ApiClient;
   let wsId: string;
   let taskId: string;
@@ -16,8 +16,6 @@ describe.each(await testEngines())('bad input on %s', (engine) => {
   let before: string;
 
   beforeAll(async () => {
-    t = await startTestServer({ engine });
-    admin = apiClient(t.url, t.adminKey);
     const ws = await admin.post('/api/workspaces', { name: 'bad-input' });
     wsId = ws.body.id;
     const task = await admin.post('/api/tasks', { workspaceId: wsId, title: 'Real task', prompt: 'Do it' });
@@ -30,9 +28,6 @@ describe.each(await testEngines())('bad input on %s', (engine) => {
       events: [{ seq: 0, type: 'log', at: new Date().toISOString(), data: { text: 'hello' } }],
     });
     expect(events.body).toEqual({ stored: 1, lastSeq: 0 });
-  });
-  afterAll(async () => {
-    await t?.close();
   });
   beforeEach(async () => {
     before = await dbSnapshot(t.db);

@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { describe, expect, it } from 'vitest';
+import { type ApiClient, makeAccount } from './support/api.ts';
 import { expectApiError } from './support/checks.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 interface ClaimedWorker {
   id: string;
@@ -10,17 +10,10 @@ interface ClaimedWorker {
   task: { id: string; attempts: number };
 }
 
-// Each rule of DESIGN §4 on its own, through the real `POST /api/workers/claim`.
+// Each rule of the claim (docs/claim.md) on its own, through the real `POST /api/workers/claim`.
 describe.each(await testEngines())('claim rules on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
-  beforeEach(async () => {
-    t = await startTestServer({ engine });
-    admin = apiClient(t.url, t.adminKey);
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = useTestServer({ engine, inProcess: true });
+  const admin = t.admin;
 
   const account = (body: Record<string, unknown> = {}) =>
     makeAccount(admin, t.url, { type: 'user', ...body });
@@ -285,11 +278,12 @@ describe.each(await testEngines())('claim rules on %s', (engine) => {
     expect(again.body.error.details.retryAfterSeconds).toEqual(expect.any(Number));
     expect(Number.isInteger(again.body.error.details.retryAfterSeconds)).toBe(true);
     expect(again.body.error.details.retryAfterSeconds).toBeGreaterThanOrEqual(0);
-    // Older agents send no authType: they count as OAuth.
-    expectApiError(await a.api.post('/api/workers/claim', { maxTasks: 1 }), 429, 'session_limit');
+    // Older agents send no authType: they take no OAuth seat, only a place under maxConcurrentWorkers.
+    const legacy = await claim(a.api, { maxTasks: 1, authType: undefined, agentId: undefined });
+    expect(legacy.workers).toHaveLength(1);
 
     const api = await claim(a.api, { authType: 'api', maxTasks: 5 });
-    expect(api.workers).toHaveLength(2);
+    expect(api.workers).toHaveLength(1);
     const over = await claimRaw(a.api, { authType: 'api', maxTasks: 5 });
     expectApiError(over, 429, 'concurrency_limit');
     expect(over.body.error.details).toMatchObject({ limit: 3, current: 3 });

@@ -1,18 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { describe, expect, it } from 'vitest';
+import { makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 describe.each(await testEngines())('task lifecycle on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
-  beforeEach(async () => {
-    t = await startTestServer({ engine });
-    admin = apiClient(t.url, t.adminKey);
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = useTestServer({ engine, inProcess: true });
+  const admin = t.admin;
 
   it('creates, claims, runs and completes a task, with cost counted once', async () => {
     const ws = await admin.post('/api/workspaces', { name: 'repo-one', repoUrl: '/tmp/none.git' });

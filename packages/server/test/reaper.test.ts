@@ -1,22 +1,17 @@
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { reapExpiredWorkers, reaperLockKey } from '../src/queue/reap.ts';
 import { startServer } from '../src/server.ts';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { apiClient, makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 describe.each(await testEngines())('leases and the reaper on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
+  const t = useTestServer({ engine, leaseSeconds: 2, renewSeconds: 1 });
+  const admin = t.admin;
   beforeEach(async () => {
-    t = await startTestServer({ engine, leaseSeconds: 2, renewSeconds: 1 });
-    admin = apiClient(t.url, t.adminKey);
     await admin.post('/api/workspaces', { name: 'lease' });
-  });
-  afterEach(async () => {
-    await t.close();
   });
 
   /** Makes every live lease expire now, on the database clock (no sleeping in tests). */

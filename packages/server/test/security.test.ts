@@ -1,27 +1,20 @@
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ensureAdmin } from '../src/bootstrap.ts';
 import { newApiKey } from '../src/ids.ts';
 import { type RunningServer, startServer } from '../src/server.ts';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { apiClient, makeAccount } from './support/api.ts';
 import { dbSnapshot, expectApiError } from './support/checks.ts';
 import { freshDb, testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe.each(await testEngines())('security on %s', (engine) => {
   describe('over HTTP', () => {
-    let t: TestServer;
-    let admin: ApiClient;
-    beforeAll(async () => {
-      t = await startTestServer({ engine });
-      admin = apiClient(t.url, t.adminKey);
-    });
-    afterAll(async () => {
-      await t?.close();
-    });
+    const t = useTestServer({ engine }, 'file');
+    const admin = t.admin;
 
     /** A member account with its own key, and an open workspace with one task in it. */
     async function member(body: Record<string, unknown> = {}) {

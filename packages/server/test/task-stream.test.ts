@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
+import { describe, expect, it } from 'vitest';
+import { makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { useTestServer } from './support/setup.ts';
 
 interface SseEvent {
   id?: string;
@@ -31,15 +31,8 @@ async function readSse(url: string, key: string, headers: Record<string, string>
 }
 
 describe.each(await testEngines())('task progress stream on %s', (engine) => {
-  let t: TestServer;
-  let admin: ApiClient;
-  beforeEach(async () => {
-    t = await startTestServer({ engine });
-    admin = apiClient(t.url, t.adminKey);
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = useTestServer({ engine });
+  const admin = t.admin;
 
   it('streams events with ids and the task state, and resumes after Last-Event-ID', async () => {
     await admin.post('/api/workspaces', { name: 'sse' });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from './types.ts';
 
 const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+const functionsDir = fileURLToPath(new URL('../queue/', import.meta.url));
 
 export interface Migration {
   version: number;
@@ -22,17 +23,28 @@ export async function loadMigrations(dir = migrationsDir): Promise<Migration[]> 
   );
 }
 
+/**
+ * The current definitions of the server's SQL functions, `src/queue/*.sql` in name order: one readable file
+ * per operation beside the TypeScript that calls it, re-applied on every start (CREATE OR REPLACE).
+ */
+export async function loadFunctions(dir = functionsDir): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+  return Promise.all(files.map((file) => readFile(`${dir}${file}`, 'utf8')));
+}
+
 export class SchemaTooNewError extends Error {}
 
 /**
- * Applies every migration the database has not seen, each in its own transaction, under an advisory
- * lock so that replicas starting together do not race. Refuses a database migrated by newer code.
+ * Applies every migration the database has not seen, then the current SQL functions, all in one
+ * transaction under an advisory lock so that replicas starting together do not race. Refuses a database
+ * migrated by newer code.
  */
 export async function migrate(
   db: Db,
   migrations?: Migration[],
 ): Promise<{ applied: string[]; version: number }> {
   const all = migrations ?? (await loadMigrations());
+  const functions = await loadFunctions();
   const known = all.at(-1)?.version ?? 0;
   await db.exec(
     `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
@@ -58,6 +70,7 @@ export async function migrate(
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.name);
     }
+    for (const sql of functions) await tx.exec(sql);
   });
   return { applied, version: known };
 }

@@ -150,7 +150,7 @@ export interface WorkerRow {
   agent_id: string;
   workspace_id: string;
   status: WorkerStatus;
-  auth_type: AuthType;
+  auth_type: AuthType | null;
   branch: string;
   lease_expires_at: Ts;
   current_action: string | null;

@@ -4,6 +4,8 @@ import type { AgentChannelMessage } from '@buildd/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Db } from '../db/index.ts';
 import { apiKeyPattern, hashApiKey } from '../ids.ts';
+import { findAccountByKeyHash } from '../store/api-keys.ts';
+import { workerHolder } from '../store/workers.ts';
 import type { Bus } from './bus.ts';
 
 interface Connection {
@@ -46,13 +48,8 @@ export class AgentChannel {
     };
     const key = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!key || !apiKeyPattern.test(key)) return refuse(401, 'Unauthorized');
-    const rows = await this.db
-      .query<{ account_id: string }>(
-        'SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
-        [hashApiKey(key)],
-      )
-      .catch(() => []);
-    const accountId = rows[0]?.account_id;
+    const found = await findAccountByKeyHash(this.db, hashApiKey(key)).catch(() => undefined);
+    const accountId = found?.id;
     if (!accountId) return refuse(401, 'Unauthorized');
     const agentId = new URL(req.url ?? '/', 'http://x').searchParams.get('agentId') ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -80,13 +77,7 @@ export class AgentChannel {
   }
 
   private async cancel(workerId: string): Promise<void> {
-    const rows = await this.db
-      .query<{ account_id: string; agent_id: string }>(
-        'SELECT account_id, agent_id FROM workers WHERE id = $1',
-        [workerId],
-      )
-      .catch(() => []);
-    const w = rows[0];
+    const w = await workerHolder(this.db, workerId).catch(() => undefined);
     if (!w) return;
     for (const c of this.connections) {
       if (c.accountId === w.account_id && (c.agentId === undefined || c.agentId === w.agent_id)) {

@@ -1,10 +1,11 @@
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
-import type { AccountRow } from '../db/rows.ts';
+import type { Caller } from '../caller.ts';
 import { toAccount } from '../db/rows.ts';
 import { ApiError } from '../errors.ts';
 import { apiKeyPattern, hashApiKey } from '../ids.ts';
-import type { AppEnv, AuthedAccount } from './context.ts';
+import { findAccountByKeyHash, markKeyUsed } from '../store/api-keys.ts';
+import type { AppEnv } from './context.ts';
 
 export const sessionCookie = 'buildd_session';
 
@@ -35,20 +36,13 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   const { db } = c.var.deps;
-  const rows = await db.query<AccountRow & { key_id: string; prefix: string; stale: boolean }>(
-    `SELECT a.*, k.id AS key_id, k.prefix,
-            (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') AS stale
-       FROM api_keys k JOIN accounts a ON a.id = k.account_id
-      WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-    [hash],
-  );
-  const row = rows[0];
+  const row = await findAccountByKeyHash(db, hash);
   if (!row) throw new ApiError('unauthenticated', 'This API key is unknown or has been revoked.');
   if (row.stale) {
     // Written at most once a minute per key so that busy agents do not turn every request into a write.
-    await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.key_id]);
+    await markKeyUsed(db, row.key_id);
   }
-  const account: AuthedAccount = { ...toAccount(row), keyId: row.key_id, keyPrefix: row.prefix };
+  const account: Caller = { ...toAccount(row), keyId: row.key_id, keyPrefix: row.prefix };
   if (keyCache.size >= 10_000) keyCache.clear();
   keyCache.set(hash, { account, until: Date.now() + keyCacheMs });
   c.set('account', account);
@@ -60,7 +54,7 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
  * Revoking a key or changing an account clears it here at once; other replicas notice within `keyCacheMs`.
  */
 const keyCacheMs = 2000;
-const keyCache = new Map<string, { account: AuthedAccount; until: number }>();
+const keyCache = new Map<string, { account: Caller; until: number }>();
 
 /** Forgets every remembered key (after a revoke or an account change). */
 export function forgetKeys(): void {
@@ -68,6 +62,6 @@ export function forgetKeys(): void {
 }
 
 /** Only admins pass. */
-export function requireAdmin(account: AuthedAccount): void {
+export function requireAdmin(account: Caller): void {
   if (account.level !== 'admin') throw new ApiError('forbidden', 'Only an admin account may do this.');
 }

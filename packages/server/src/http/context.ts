@@ -1,5 +1,5 @@
-import type { Account } from '@buildd/protocol';
 import type { Logger } from 'pino';
+import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
 import type { GitHubClient } from '../github/client.ts';
@@ -11,6 +11,8 @@ export interface AppDeps {
   bus: Bus;
   log: Logger;
   leaseSeconds: number;
+  /** The lease of a worker claimed by an older agent (no agentId), which renews only with its progress. */
+  legacyLeaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
   metrics: Metrics;
@@ -18,15 +20,10 @@ export interface AppDeps {
   github?: GitHubClient | undefined;
 }
 
-export interface AuthedAccount extends Account {
-  keyId: string;
-  keyPrefix: string;
-}
-
-/** Hono environment: the deps and, after auth, the calling account. */
+/** Hono environment: the deps and, after auth, the calling account (`c.var.account`). */
 export interface AppEnv {
   Variables: {
     deps: AppDeps;
-    account: AuthedAccount;
+    account: Caller;
   };
 }

@@ -1,92 +1,83 @@
 import type { ClaimReason } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
-import type { AccountRow } from '../db/rows.ts';
 import type { ClaimRequest } from './claim.ts';
 
 interface PendingView {
-  id: string;
-  workspace_id: string;
-  runner_preference: string;
   required_capabilities: string[];
-  deps_done: boolean;
-  waiting: boolean;
+  fits_runner: boolean;
+  capable: boolean;
+  dependencies_done: boolean;
   workspace_full: boolean;
 }
 
 /**
  * Says why a claim found nothing, so an operator can tell "no work" from "work you cannot take"
  * (missing capability, wrong runner type, dependencies, a full workspace). Runs only on the empty path.
+ * It restates no rule: it calls the claim's own condition functions (`claim.sql`) on the waiting tasks
+ * and reports the first that holds all of them back.
  */
 export async function explainEmptyClaim(
-  tx: Queryable,
-  account: AccountRow,
+  db: Queryable,
   req: ClaimRequest,
 ): Promise<{ reason: ClaimReason; message: string }> {
   const filter = req.workspaces;
   if (filter) {
-    const known = await tx.query(
+    const known = await db.query(
       'SELECT 1 FROM workspaces WHERE id = ANY($1::text[]) OR name = ANY($1::text[])',
       [filter],
     );
     if (known.length === 0)
       return { reason: 'no_workspaces', message: `No workspace matches ${filter.join(', ')}.` };
   }
-  const claimable = await tx.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM workspaces w
-       LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $1
-      WHERE (w.access = 'open' OR $2::boolean OR aw.can_claim)
-        AND ($3::text[] IS NULL OR w.id = ANY($3::text[]) OR w.name = ANY($3::text[]))`,
-    [account.id, account.level === 'admin', filter],
+  const [claimable] = await db.query<{ ids: string[] }>(
+    'SELECT buildd_claimable_workspaces(p_account => $1, p_workspaces => $2) AS ids',
+    [req.caller.id, filter],
   );
-  if ((claimable[0]?.n ?? 0) === 0) {
+  if (!claimable || claimable.ids.length === 0) {
     return {
       reason: 'no_workspaces',
       message: 'This account may not claim tasks in any of the requested workspaces.',
     };
   }
-  const pending = await tx.query<PendingView>(
-    `SELECT t.id, t.workspace_id, t.runner_preference, t.required_capabilities,
-            NOT EXISTS (SELECT 1 FROM unnest(t.depends_on) AS d(id) LEFT JOIN tasks dt ON dt.id = d.id
-                         WHERE dt.status IS DISTINCT FROM 'completed') AS deps_done,
-            (COALESCE(t.not_before > now(), false) OR COALESCE(t.cooldown_agent_id = $4 AND t.cooldown_until > now(), false)
-              OR t.id = ANY($5::text[])) AS waiting,
-            COALESCE(w.max_running_tasks <= (SELECT count(*) FROM workers k
-                                              WHERE k.workspace_id = w.id AND k.status IN ('claimed', 'running')), false)
-              AS workspace_full
+  const pending = await db.query<PendingView>(
+    `SELECT t.required_capabilities,
+            buildd_task_fits_runner(t, $2) AS fits_runner,
+            buildd_task_has_capabilities(t, $3) AS capable,
+            buildd_task_dependencies_done(t) AS dependencies_done,
+            COALESCE(buildd_workspace_room(w) <= 0, false) AS workspace_full
        FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
-       LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $1
-      WHERE t.status = 'pending' AND (w.access = 'open' OR $2::boolean OR aw.can_claim)
-        AND ($3::text[] IS NULL OR w.id = ANY($3::text[]) OR w.name = ANY($3::text[]))
+      WHERE t.status = 'pending' AND t.workspace_id = ANY($1::text[])
       ORDER BY t.priority DESC, t.seq LIMIT 100`,
-    [account.id, account.level === 'admin', filter, req.agentId, req.excludeTaskIds],
+    [claimable.ids, req.caller.type, req.capabilities],
   );
   if (pending.length === 0) return { reason: 'no_pending_tasks', message: 'No task is waiting.' };
 
-  const offered = new Set(req.capabilities);
-  const runnerOk = (t: PendingView) => t.runner_preference === 'any' || t.runner_preference === account.type;
-  const missing = (t: PendingView) => t.required_capabilities.filter((c) => !offered.has(c));
-  if (pending.every((t) => !runnerOk(t))) {
+  const forRunner = pending.filter((t) => t.fits_runner);
+  if (forRunner.length === 0) {
     return {
       reason: 'runner_mismatch',
-      message: `The waiting tasks want a different runner than this ${account.type} account.`,
+      message: `The waiting tasks want a different runner than this ${req.caller.type} account.`,
     };
   }
-  const forRunner = pending.filter(runnerOk);
-  if (forRunner.every((t) => missing(t).length > 0)) {
-    const names = [...new Set(forRunner.flatMap(missing))].slice(0, 10);
+  const able = forRunner.filter((t) => t.capable);
+  if (able.length === 0) {
+    const offered = new Set(req.capabilities);
+    const names = [
+      ...new Set(forRunner.flatMap((t) => t.required_capabilities.filter((c) => !offered.has(c)))),
+    ].slice(0, 10);
     return {
       reason: 'capability_mismatch',
       message: `The waiting tasks need capabilities this agent lacks: ${names.join(', ')}.`,
     };
   }
-  const able = forRunner.filter((t) => missing(t).length === 0);
-  if (able.every((t) => !t.deps_done)) {
+  const ready = able.filter((t) => t.dependencies_done);
+  if (ready.length === 0) {
     return {
       reason: 'dependencies_pending',
       message: 'The waiting tasks depend on tasks that have not completed.',
     };
   }
-  if (able.filter((t) => t.deps_done).every((t) => t.workspace_full)) {
+  if (ready.every((t) => t.workspace_full)) {
     return {
       reason: 'workspace_full',
       message: 'The workspaces with waiting tasks are at their running limit.',

@@ -1,21 +1,23 @@
-import type { AccountType, AuthType, ClaimReason } from '@buildd/protocol';
+import type { AuthType, ClaimReason } from '@buildd/protocol';
+import type { Caller } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
-import type { AccountRow, TaskRow, WorkerRow, WorkspaceRow } from '../db/rows.ts';
+import type { TaskRow, WorkerRow, WorkspaceRow } from '../db/rows.ts';
 import { newId } from '../ids.ts';
 import { explainEmptyClaim } from './claim-diagnostics.ts';
 import { limitError, secondsUntilUtcMidnight } from './limits.ts';
 
 export interface ClaimRequest {
-  accountId: string;
-  accountType: AccountType;
-  isAdmin: boolean;
-  agentId: string;
-  authType: AuthType;
+  caller: Caller;
+  /** null: an older agent that names none (each of its workers then gets an identity of its own). */
+  agentId: string | null;
+  /** null: an older agent that names none (not counted as an OAuth seat). */
+  authType: AuthType | null;
   maxTasks: number;
   capabilities: string[];
   /** Workspace ids or names; null = every workspace the account may claim in. */
   workspaces: string[] | null;
   excludeTaskIds: string[];
+  /** The lease each new worker gets, and by which each of its PATCHes renews it. */
   leaseSeconds: number;
   retrySeconds: number;
 }
@@ -45,24 +47,29 @@ const limitNames = {
 } as const;
 
 /**
- * Hands out up to `maxTasks` tasks to one agent (DESIGN §4). The claim itself is ONE statement, the
- * `buildd_claim` function of migration 002 (read it for why it is shaped that way): candidates locked with
- * FOR UPDATE SKIP LOCKED, then the account row, then the limits counted from live rows, then the
- * workspaces' running limits, then the assignment. It commits on its own; only when it hands out nothing
- * does this ask the database why, for the agent's diagnostics. A limit that leaves no slot throws a 429.
+ * Hands out up to `maxTasks` tasks to one agent (the rules: docs/claim.md). The claim itself is ONE
+ * statement, the `buildd_claim` function of `claim.sql` beside this file (read it for why it is shaped that
+ * way): candidates locked with FOR UPDATE SKIP LOCKED, then the account row, then the limits counted from
+ * live rows, then the workspaces' running limits, then the assignment. It commits on its own; only when it
+ * hands out nothing does this ask the database why, for the agent's diagnostics. A limit that leaves no
+ * slot throws a 429.
  */
 export async function claimTasks(db: Queryable, req: ClaimRequest): Promise<ClaimResult> {
-  const rows = await db.query<ClaimRow>('SELECT * FROM buildd_claim($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-    req.accountId,
-    req.agentId,
-    req.authType,
-    req.maxTasks,
-    req.capabilities,
-    req.workspaces,
-    req.excludeTaskIds,
-    req.leaseSeconds,
-    Array.from({ length: req.maxTasks }, () => newId('wkr')),
-  ]);
+  const rows = await db.query<ClaimRow>(
+    `SELECT * FROM buildd_claim(p_account => $1, p_agent => $2, p_auth => $3, p_max => $4, p_caps => $5,
+       p_workspaces => $6, p_exclude => $7, p_lease_seconds => $8, p_worker_ids => $9)`,
+    [
+      req.caller.id,
+      req.agentId,
+      req.authType,
+      req.maxTasks,
+      req.capabilities,
+      req.workspaces,
+      req.excludeTaskIds,
+      req.leaseSeconds,
+      Array.from({ length: req.maxTasks }, () => newId('wkr')),
+    ],
+  );
   const limit = rows.find((r) => r.kind === 'limit');
   if (limit) {
     const reset = limit.code === 'cost_limit' ? secondsUntilUtcMidnight() : undefined;
@@ -77,7 +84,5 @@ export async function claimTasks(db: Queryable, req: ClaimRequest): Promise<Clai
   }
   if (rows.length > 0)
     return { claimed: rows.map(({ task, worker, workspace }) => ({ task, worker, workspace })) };
-  const account = (await db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [req.accountId]))[0];
-  if (!account) return { claimed: [], reason: 'no_workspaces', message: 'The account no longer exists.' };
-  return { claimed: [], ...(await explainEmptyClaim(db, account, req)) };
+  return { claimed: [], ...(await explainEmptyClaim(db, req)) };
 }

@@ -1,3 +1,4 @@
+import { TaskResult } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
 import type { WorkerRow } from '../db/rows.ts';
 
@@ -25,18 +26,17 @@ export const maxBackoffSeconds = 300;
 /** How long the agent that just failed a task is kept from claiming it again. */
 export const cooldownSeconds = 600;
 
+/** The worker column of a protocol field: `commitSha` → `commit_sha`. */
+export const columnOf = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+const resultFields = Object.keys(TaskResult.shape);
+
 /** Moves the task after its worker reached a final state (completed, failed, cancelled). */
 export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void> {
   if (worker.status === 'completed') {
-    const result = {
-      summary: worker.summary,
-      branch: worker.branch,
-      commitSha: worker.commit_sha,
-      filesChanged: worker.files_changed,
-      linesAdded: worker.lines_added,
-      linesRemoved: worker.lines_removed,
-      prUrl: worker.pr_url,
-    };
+    // The task's result is the worker's columns of the same names (the protocol's TaskResult).
+    const columns = worker as unknown as Record<string, unknown>;
+    const result = Object.fromEntries(resultFields.map((f) => [f, columns[columnOf(f)] ?? null]));
     await tx.query(
       `UPDATE tasks SET status = 'completed', result = $2::jsonb, error = NULL, exit_cause = 'completed',
               finished_at = now(), updated_at = now()

@@ -1,14 +1,20 @@
-import type { AbortReason, PatchWorkerBody, WorkerStatus } from '@buildd/protocol';
+import {
+  type AbortReason,
+  type FinalStatus,
+  isFinalStatus,
+  type PatchWorkerBody,
+  type WorkerStatus,
+  workerReportFields,
+} from '@buildd/protocol';
+import type { Caller } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
-import type { AccountRow, WorkerRow } from '../db/rows.ts';
+import type { WorkerRow } from '../db/rows.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { finishTask } from './finish-task.ts';
+import { columnOf, finishTask } from './finish-task.ts';
 
 export type UpdateResult =
   | { abort: false; worker: WorkerRow }
   | { abort: true; reason: AbortReason; worker: WorkerRow; live: boolean };
-
-type FinalStatus = Extract<WorkerStatus, 'completed' | 'failed' | 'cancelled'>;
 
 /** The status an agent asks for, with the older agents' `error` spelling folded in. */
 export function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus | undefined {
@@ -31,11 +37,28 @@ export function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus 
   }
 }
 
-const isFinal = (s: ReturnType<typeof requestedStatus>): s is FinalStatus =>
-  s === 'completed' || s === 'failed' || s === 'cancelled';
-
 /** Whether a PATCH ends the run (and so needs a transaction to move the task too). */
-export const isFinalPatch = (body: PatchWorkerBody) => isFinal(requestedStatus(body));
+export const isFinalPatch = (body: PatchWorkerBody) => isFinalStatus(requestedStatus(body));
+
+/** The exit cause a final report implies when it names none (older agents never do). */
+const impliedExitCause = { completed: 'completed', failed: 'error', cancelled: 'cancelled' } as const;
+
+/**
+ * The reported fields present in the PATCH, keyed by worker column: the protocol's list of report fields
+ * drives it, so a new field needs no change here.
+ */
+function reportOf(
+  body: PatchWorkerBody,
+  status: ReturnType<typeof requestedStatus>,
+): Record<string, unknown> {
+  const report: Record<string, unknown> = {};
+  for (const field of workerReportFields) {
+    if (body[field] !== undefined) report[columnOf(field)] = body[field];
+  }
+  report.summary ??= body.result ?? undefined;
+  if (isFinalStatus(status)) report.exit_cause ??= impliedExitCause[status];
+  return report;
+}
 
 const abortReasonOf = (status: WorkerStatus): AbortReason =>
   status === 'lost' ? 'lease_lost' : status === 'cancelled' ? 'cancelled' : 'finished';
@@ -48,8 +71,8 @@ interface Applied {
 }
 
 /**
- * Applies one progress or completion PATCH from the worker's holder (DESIGN §3) in ONE statement (the
- * `buildd_update_worker` function of migration 003, which keeps its plan), so the
+ * Applies one progress or completion PATCH from the worker's holder in ONE statement (the
+ * `buildd_update_worker` function of `update-worker.sql` beside this file, which keeps its plan), so the
  * frequent progress PATCH needs no transaction of its own: the worker row is locked (two PATCHes of one
  * worker serialize), the update is guarded on the worker still being live, totals only grow (a retried
  * PATCH changes nothing), the lease is renewed, the increase in cost and tokens goes to the account's UTC
@@ -58,40 +81,17 @@ interface Applied {
  */
 export async function updateWorker(
   q: Queryable,
-  account: AccountRow,
+  caller: Pick<Caller, 'id' | 'maxCostPerDayUsd'>,
   workerId: string,
   body: PatchWorkerBody,
   leaseSeconds: number,
 ): Promise<UpdateResult> {
   const status = requestedStatus(body);
-  const final = isFinal(status);
   const applied = (
     await q.query<Applied>(
-      'SELECT * FROM buildd_update_worker($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)',
-      [
-        workerId,
-        final ? status : null,
-        status === 'running',
-        final,
-        leaseSeconds,
-        body.currentAction !== undefined,
-        body.currentAction ?? null,
-        body.turns ?? null,
-        body.inputTokens ?? null,
-        body.outputTokens ?? null,
-        body.cacheReadTokens ?? null,
-        body.costUsd ?? null,
-        body.summary ?? body.result ?? null,
-        body.error ?? null,
-        body.exitCause ?? (status === 'completed' ? 'completed' : null),
-        body.branch ?? null,
-        body.commitSha ?? null,
-        body.filesChanged ?? null,
-        body.linesAdded ?? null,
-        body.linesRemoved ?? null,
-        body.prUrl ?? null,
-        account.id,
-      ],
+      `SELECT * FROM buildd_update_worker(p_worker => $1, p_account => $2, p_status => $3,
+         p_lease_seconds => $4, p_report => $5::jsonb)`,
+      [workerId, caller.id, status ?? null, leaseSeconds, JSON.stringify(reportOf(body, status))],
     )
   )[0];
   if (!applied) throw notFound('worker', workerId);
@@ -104,13 +104,14 @@ export async function updateWorker(
       live: false,
     };
   }
-  if (final) {
+  if (isFinalStatus(status)) {
     await finishTask(q, worker);
     return { abort: false, worker };
   }
   if (applied.task_status === 'cancelled') return { abort: true, reason: 'cancelled', worker, live: true };
-  const cap = account.max_cost_per_day_usd;
-  if (worker.auth_type === 'api' && cap !== null && applied.day_cost !== null && applied.day_cost >= cap) {
+  // OAuth seats cost nothing per token; API billing and older agents (no auth type) count against the cap.
+  const cap = caller.maxCostPerDayUsd;
+  if (worker.auth_type !== 'oauth' && cap !== null && applied.day_cost !== null && applied.day_cost >= cap) {
     return { abort: true, reason: 'cost_limit', worker, live: true };
   }
   return { abort: false, worker };

@@ -1,7 +1,7 @@
+import { type Caller, isAdmin } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
 import type { WorkspaceRow } from '../db/rows.ts';
 import { ApiError, notFound } from '../errors.ts';
-import type { AuthedAccount } from '../http/context.ts';
 
 /**
  * SQL condition: workspace `w` is visible to account `$n` (admin flag `$n+1`): open, or the account is an
@@ -16,7 +16,7 @@ export function visibleWorkspaceSql(accountParam: number, adminParam: number): s
 /** Finds a workspace by id or unique name that the account may see; 404 otherwise (also for others'). */
 export async function findVisibleWorkspace(
   db: Queryable,
-  account: AuthedAccount,
+  caller: Caller,
   idOrName: string,
 ): Promise<WorkspaceRow & { can_create: boolean }> {
   const rows = await db.query<WorkspaceRow & { can_create: boolean }>(
@@ -26,7 +26,7 @@ export async function findVisibleWorkspace(
        LEFT JOIN account_workspaces aw ON aw.workspace_id = w.id AND aw.account_id = $2
       WHERE (w.id = $1 OR w.name = $1) AND ${visibleWorkspaceSql(2, 3)}
       ORDER BY (w.id = $1) DESC LIMIT 1`,
-    [idOrName, account.id, account.level === 'admin'],
+    [idOrName, caller.id, isAdmin(caller)],
   );
   const row = rows[0];
   if (!row) throw notFound('workspace', idOrName);

@@ -1,31 +1,10 @@
-import type { AccountType, CreateAccountBody } from '@buildd/protocol';
+import type { CreateAccountBody, UpdateAccountBody } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
-import type { AccountRow, ApiKeyRow } from '../db/rows.ts';
-import { ApiError } from '../errors.ts';
-import { apiKeyPattern, hashApiKey, keyPrefix, newApiKey, newId } from '../ids.ts';
+import type { AccountRow } from '../db/rows.ts';
+import { newId } from '../ids.ts';
+import { createApiKey } from './api-keys.ts';
 
-/** Issues a new key for an account; the plain key is returned once and only its hash is kept. */
-export async function createApiKey(
-  db: Queryable,
-  accountId: string,
-  type: AccountType,
-  name: string | null,
-  plainKey?: string,
-): Promise<{ key: ApiKeyRow; apiKey: string }> {
-  const apiKey = plainKey ?? newApiKey(type);
-  if (!apiKeyPattern.test(apiKey)) {
-    throw new ApiError(
-      'validation_failed',
-      'An API key must look like buildd_<user|svc|action>_ followed by at least 32 letters or digits.',
-    );
-  }
-  const rows = await db.query<ApiKeyRow>(
-    `INSERT INTO api_keys (id, account_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4, $5)
-     RETURNING id, account_id, name, prefix, created_at, last_used_at, revoked_at`,
-    [newId('key'), accountId, name, keyPrefix(apiKey), hashApiKey(apiKey)],
-  );
-  return { key: rows[0]!, apiKey };
-}
+export { createApiKey } from './api-keys.ts';
 
 /** Creates an account and its first API key in one go. */
 export async function createAccount(
@@ -49,4 +28,47 @@ export async function createAccount(
   const account = rows[0]!;
   const { apiKey } = await createApiKey(db, account.id, account.type, 'default', plainKey);
   return { account, apiKey };
+}
+
+/** One account by id. */
+export async function findAccount(db: Queryable, id: string): Promise<AccountRow | undefined> {
+  return (await db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]))[0];
+}
+
+/** A page of accounts in id order, fetching one extra row to tell whether another page exists. */
+export async function listAccounts(
+  db: Queryable,
+  after: string | null,
+  limit: number,
+): Promise<AccountRow[]> {
+  return db.query<AccountRow>(
+    'SELECT * FROM accounts WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2',
+    [after, limit + 1],
+  );
+}
+
+/** Changes the fields given; `maxCostPerDayUsd: null` removes the cap. Undefined when there is no such account. */
+export async function updateAccount(
+  db: Queryable,
+  id: string,
+  body: UpdateAccountBody,
+): Promise<AccountRow | undefined> {
+  const rows = await db.query<AccountRow>(
+    `UPDATE accounts SET
+       name = COALESCE($2, name), level = COALESCE($3, level),
+       max_concurrent_workers = COALESCE($4, max_concurrent_workers),
+       max_concurrent_sessions = COALESCE($5, max_concurrent_sessions),
+       max_cost_per_day_usd = CASE WHEN $6::boolean THEN $7 ELSE max_cost_per_day_usd END
+     WHERE id = $1 RETURNING *`,
+    [
+      id,
+      body.name ?? null,
+      body.level ?? null,
+      body.maxConcurrentWorkers ?? null,
+      body.maxConcurrentSessions ?? null,
+      body.maxCostPerDayUsd !== undefined,
+      body.maxCostPerDayUsd ?? null,
+    ],
+  );
+  return rows[0];
 }

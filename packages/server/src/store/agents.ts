@@ -1,4 +1,6 @@
+import { type Caller, isAdmin } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
+import type { AgentRow } from '../db/rows.ts';
 
 const lastWrite = new Map<string, { at: number; shape: string }>();
 
@@ -45,5 +47,14 @@ export async function recordAgent(
       body.maxTasks,
       workspaces,
     ],
+  );
+}
+
+/** The caller's agents (everyone's for an admin), most recently seen first; `online` if seen lately. */
+export async function listAgents(db: Queryable, caller: Caller, offlineSeconds: number): Promise<AgentRow[]> {
+  return db.query<AgentRow>(
+    `SELECT *, last_seen_at > now() - make_interval(secs => $3) AS online FROM agents
+      WHERE $1::boolean OR account_id = $2 ORDER BY last_seen_at DESC LIMIT 500`,
+    [isAdmin(caller), caller.id, offlineSeconds],
   );
 }

@@ -1,15 +1,31 @@
-/** A tiny HTTP client for tests: real requests, answers as `{ status, body }`. */
-export function apiClient(baseUrl: string, key?: string) {
+/**
+ * Apps served in-process (`createApp(deps)` without a socket), by the base URL that stands for them: a
+ * client of such a URL calls `app.fetch` directly instead of going through HTTP.
+ */
+export const inProcessApps = new Map<string, (request: Request) => Response | Promise<Response>>();
+
+type Late<T> = T | (() => T);
+const now = <T>(value: Late<T>): T => (typeof value === 'function' ? (value as () => T)() : value);
+
+/**
+ * A tiny HTTP client for tests: real requests (or in-process ones, see `inProcessApps`), answers as
+ * `{ status, body }`. The URL and key may be functions, read at each call.
+ */
+export function apiClient(baseUrl: Late<string>, key?: Late<string | undefined>) {
   const call = async <T = any>(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ) => {
-    const res = await fetch(`${baseUrl}${path}`, {
+    const base = now(baseUrl);
+    const bearer = now(key);
+    const app = inProcessApps.get(base);
+    const send = app ? (url: string, init: RequestInit) => app(new Request(url, init)) : fetch;
+    const res = await send(`${base}${path}`, {
       method,
       headers: {
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...headers,
       },

@@ -1,8 +1,14 @@
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
+import { createApp } from '../../src/app.ts';
 import { ensureAdmin } from '../../src/bootstrap.ts';
+import { migrate } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/types.ts';
+import { Bus } from '../../src/events/bus.ts';
 import { newApiKey } from '../../src/ids.ts';
+import { createMetrics } from '../../src/metrics/registry.ts';
+import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
+import { inProcessApps } from './api.ts';
 import { type Engine, freshDb } from './engines.ts';
 import { track, untrack } from './leaks.ts';
 
@@ -13,56 +19,106 @@ export interface TestServer {
   db: Db;
   /** The test database's URL, as the superuser (for a second connection of one's own). */
   dbUrl: string | undefined;
+  /** The running server (not for an in-process one, which has no socket). */
   server: RunningServer;
   /** Runs one reaper round now. */
   reap: RunningServer['reap'];
   close(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  engine?: Engine;
+  leaseSeconds?: number;
+  legacyLeaseSeconds?: number;
+  renewSeconds?: number;
+  reapIntervalSeconds?: number;
+  db?: Db;
+  /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
+  inProcess?: boolean;
+}
+
+let inProcessCount = 0;
+
 /**
- * A real buildd server on 127.0.0.1, port 0, over a fresh database (see freshDb), with an admin account.
+ * A real buildd server on 127.0.0.1, port 0 (or in-process), over a fresh database (see freshDb), with an
+ * admin account.
  */
-export async function startTestServer(
-  opts: {
-    engine?: Engine;
-    leaseSeconds?: number;
-    renewSeconds?: number;
-    reapIntervalSeconds?: number;
-    db?: Db;
-  } = {},
-): Promise<TestServer> {
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const engine = opts.engine ?? 'embedded';
   const fresh = opts.db ? undefined : await freshDb(engine);
   const db = opts.db ?? fresh!;
   const leaseSeconds = opts.leaseSeconds ?? 60;
-  const server = await startServer({
+  const settings = {
     db,
-    log: pino({ level: process.env.BUILDD_TEST_LOG ?? 'silent' }),
-    host: '127.0.0.1',
-    port: 0,
+    log: pino({ level: process.env.BUILDD_TEST_LOG ?? 'silent' }) as Logger,
     leaseSeconds,
+    legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
-    reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
-  });
+  };
+  const running = opts.inProcess
+    ? await startInProcess(settings)
+    : await startServer({
+        ...settings,
+        host: '127.0.0.1',
+        port: 0,
+        reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
+      });
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
   let closed = false;
   const handle: TestServer = {
     engine,
-    url: server.url,
+    url: running.url,
     adminKey,
     db,
     dbUrl: fresh?.url ?? (opts.db as { url?: string } | undefined)?.url,
-    server,
-    reap: server.reap,
+    server: running as RunningServer,
+    reap: running.reap,
     async close() {
       if (closed) return;
       closed = true;
       untrack(handle);
-      await server.close();
+      await running.close();
       if (!opts.db) await db.close();
     },
   };
-  track(handle, `a test server on ${server.url}`, handle.close);
+  track(handle, `a test server on ${running.url}`, handle.close);
   return handle;
+}
+
+/** The app without a socket: migrated database, bus, `createApp`; the reaper runs only when asked. */
+async function startInProcess(s: {
+  db: Db;
+  log: Logger;
+  leaseSeconds: number;
+  legacyLeaseSeconds: number | undefined;
+  renewSeconds: number;
+}): Promise<Pick<RunningServer, 'url' | 'reap' | 'close'>> {
+  await migrate(s.db);
+  const bus = new Bus(s.db);
+  await bus.start();
+  const app = createApp({
+    db: s.db,
+    bus,
+    log: s.log,
+    leaseSeconds: s.leaseSeconds,
+    legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
+    renewSeconds: s.renewSeconds,
+    agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
+    metrics: createMetrics(),
+  });
+  const url = `http://in-process-${++inProcessCount}.test`;
+  inProcessApps.set(url, (request) => app.fetch(request));
+  return {
+    url,
+    async reap() {
+      const result = await reapExpiredWorkers(s.db);
+      if (result.requeued > 0) await bus.publish('buildd_tasks');
+      return result;
+    },
+    async close() {
+      inProcessApps.delete(url);
+      await bus.stop();
+    },
+  };
 }

@@ -1,9 +1,10 @@
 import { CreateAccountBody, CreateKeyBody, PageQuery, UpdateAccountBody } from '@buildd/protocol';
 import { Hono } from 'hono';
-import type { AccountRow, ApiKeyRow } from '../../db/rows.ts';
+import { isAdmin } from '../../caller.ts';
 import { toAccount, toApiKey } from '../../db/rows.ts';
 import { notFound } from '../../errors.ts';
-import { createAccount, createApiKey } from '../../store/accounts.ts';
+import { createAccount, findAccount, listAccounts, updateAccount } from '../../store/accounts.ts';
+import { createApiKey, listKeys, revokeKey } from '../../store/api-keys.ts';
 import { forgetKeys, requireAdmin } from '../auth.ts';
 import { readJson, readQuery } from '../body.ts';
 import type { AppEnv } from '../context.ts';
@@ -31,46 +32,27 @@ export function accountRoutes() {
     requireAdmin(c.var.account);
     const q = readQuery(c, PageQuery);
     const limit = q.limit ?? 100;
-    const rows = await c.var.deps.db.query<AccountRow>(
-      'SELECT * FROM accounts WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2',
-      [q.cursor ?? null, limit + 1],
-    );
+    const rows = await listAccounts(c.var.deps.db, q.cursor ?? null, limit);
     return c.json(pageOf(rows, limit, toAccount, (r) => r.id));
   });
 
   r.get('/accounts/:id', async (c) => {
     const me = c.var.account;
     const id = c.req.param('id');
-    if (me.level !== 'admin' && id !== me.id) throw notFound('account', id);
-    const rows = await c.var.deps.db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
-    if (!rows[0]) throw notFound('account', id);
-    return c.json(toAccount(rows[0]));
+    if (!isAdmin(me) && id !== me.id) throw notFound('account', id);
+    const account = await findAccount(c.var.deps.db, id);
+    if (!account) throw notFound('account', id);
+    return c.json(toAccount(account));
   });
 
   r.patch('/accounts/:id', async (c) => {
     requireAdmin(c.var.account);
     const body = await readJson(c, UpdateAccountBody);
     const id = c.req.param('id');
-    const rows = await c.var.deps.db.query<AccountRow>(
-      `UPDATE accounts SET
-         name = COALESCE($2, name), level = COALESCE($3, level),
-         max_concurrent_workers = COALESCE($4, max_concurrent_workers),
-         max_concurrent_sessions = COALESCE($5, max_concurrent_sessions),
-         max_cost_per_day_usd = CASE WHEN $6::boolean THEN $7 ELSE max_cost_per_day_usd END
-       WHERE id = $1 RETURNING *`,
-      [
-        id,
-        body.name ?? null,
-        body.level ?? null,
-        body.maxConcurrentWorkers ?? null,
-        body.maxConcurrentSessions ?? null,
-        body.maxCostPerDayUsd !== undefined,
-        body.maxCostPerDayUsd ?? null,
-      ],
-    );
-    if (!rows[0]) throw notFound('account', id);
+    const account = await updateAccount(c.var.deps.db, id, body);
+    if (!account) throw notFound('account', id);
     forgetKeys();
-    return c.json(toAccount(rows[0]));
+    return c.json(toAccount(account));
   });
 
   r.post('/accounts/:id/keys', async (c) => {
@@ -78,7 +60,7 @@ export function accountRoutes() {
     const body = await readJson(c, CreateKeyBody);
     const id = c.req.param('id');
     const { db } = c.var.deps;
-    const account = (await db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]))[0];
+    const account = await findAccount(db, id);
     if (!account) throw notFound('account', id);
     const { key, apiKey } = await createApiKey(db, id, account.type, body.name ?? null);
     return c.json({ key: toApiKey(key), apiKey }, 201);
@@ -88,26 +70,17 @@ export function accountRoutes() {
     requireAdmin(c.var.account);
     const id = c.req.param('id');
     const { db } = c.var.deps;
-    if (!(await db.query('SELECT 1 FROM accounts WHERE id = $1', [id]))[0]) throw notFound('account', id);
-    const rows = await db.query<ApiKeyRow>(
-      `SELECT id, account_id, name, prefix, created_at, last_used_at, revoked_at
-         FROM api_keys WHERE account_id = $1 ORDER BY created_at, id`,
-      [id],
-    );
-    return c.json({ items: rows.map(toApiKey), nextCursor: null });
+    if (!(await findAccount(db, id))) throw notFound('account', id);
+    return c.json({ items: (await listKeys(db, id)).map(toApiKey), nextCursor: null });
   });
 
   r.delete('/keys/:id', async (c) => {
     requireAdmin(c.var.account);
     const id = c.req.param('id');
-    const rows = await c.var.deps.db.query<ApiKeyRow>(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
-       RETURNING id, account_id, name, prefix, created_at, last_used_at, revoked_at`,
-      [id],
-    );
-    if (!rows[0]) throw notFound('API key', id);
+    const key = await revokeKey(c.var.deps.db, id);
+    if (!key) throw notFound('API key', id);
     forgetKeys();
-    return c.json(toApiKey(rows[0]));
+    return c.json(toApiKey(key));
   });
 
   return r;

@@ -1,11 +1,11 @@
+import { isFinalStatus } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { type TaskRow, taskColumns, toTask, toWorkerEvent, type WorkerEventRow } from '../../db/rows.ts';
-import { findVisibleTask } from '../../store/tasks.ts';
+import { toTask, toWorkerEvent } from '../../db/rows.ts';
+import { eventsOfTask, findVisibleTask, readTask } from '../../store/tasks.ts';
 import type { AppEnv } from '../context.ts';
 
 const pollMs = 500;
-const final = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * `GET /api/tasks/:id/stream`: the task's progress as Server-Sent Events. Each progress event carries its
@@ -27,25 +27,20 @@ export function taskStreamRoutes() {
         aborted = true;
       });
       while (!aborted) {
-        const rows = await db.query<WorkerEventRow>(
-          `SELECT id, worker_id, seq, type, at, data FROM worker_events WHERE task_id = $1 AND id > $2 ORDER BY id LIMIT 500`,
-          [task.id, after],
-        );
+        const rows = await eventsOfTask(db, task.id, after, 500);
         for (const row of rows) {
           const event = toWorkerEvent(row);
           await stream.writeSSE({ id: String(event.id), event: 'progress', data: JSON.stringify(event) });
           after = event.id;
         }
-        const now = (
-          await db.query<TaskRow>(`SELECT ${taskColumns} FROM tasks t WHERE t.id = $1`, [task.id])
-        )[0];
+        const now = await readTask(db, task.id);
         if (!now) break;
         const state = `${now.status}|${now.updated_at}`;
         if (state !== lastState) {
           lastState = state;
           await stream.writeSSE({ event: 'task', data: JSON.stringify(toTask(now)) });
         }
-        if (final.has(now.status) && rows.length === 0) break;
+        if (isFinalStatus(now.status) && rows.length === 0) break;
         if (rows.length < 500) await stream.sleep(pollMs);
       }
     });

@@ -1,22 +1,23 @@
 import { CreateTaskBody, ListTasksQuery, PageQuery, UpdateTaskBody } from '@buildd/protocol';
 import { Hono } from 'hono';
-import {
-  type TaskRow,
-  taskColumns,
-  toTask,
-  toWorker,
-  toWorkerEvent,
-  type WorkerEventRow,
-} from '../../db/rows.ts';
-import { ApiError } from '../../errors.ts';
+import { toTask, toWorker, toWorkerEvent } from '../../db/rows.ts';
 import { dispatchToActionRunner } from '../../github/dispatch-task.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';
-import { assertCanCreate, findVisibleWorkspace, visibleWorkspaceSql } from '../../store/access.ts';
-import { findVisibleTask, insertTask, workersOfTask } from '../../store/tasks.ts';
+import { assertCanCreate, findVisibleWorkspace } from '../../store/access.ts';
+import {
+  eventsOfTask,
+  findVisibleTask,
+  insertTask,
+  listTasks,
+  updatePendingTask,
+  workersOfTask,
+} from '../../store/tasks.ts';
 import { readJson, readQuery } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 import { pageOf } from '../paging.ts';
+
+const numberOrNull = (s: string | undefined) => (s && /^\d+$/.test(s) ? Number(s) : null);
 
 /** Tasks: create, list, read with workers and events, change while pending, cancel, retry. */
 export function taskRoutes() {
@@ -40,16 +41,10 @@ export function taskRoutes() {
     const q = readQuery(c, ListTasksQuery);
     const { db } = c.var.deps;
     const me = c.var.account;
-    const wsId = q.workspaceId ? (await findVisibleWorkspace(db, me, q.workspaceId)).id : null;
+    const workspaceId = q.workspaceId ? (await findVisibleWorkspace(db, me, q.workspaceId)).id : null;
     const limit = q.limit ?? 50;
-    const cursor = q.cursor && /^\d+$/.test(q.cursor) ? Number(q.cursor) : null;
-    const rows = await db.query<TaskRow>(
-      `SELECT ${taskColumns} FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
-        WHERE ${visibleWorkspaceSql(1, 2)} AND ($3::text IS NULL OR t.workspace_id = $3)
-          AND ($4::text IS NULL OR t.status = $4) AND ($5::bigint IS NULL OR t.seq < $5)
-        ORDER BY t.seq DESC LIMIT $6`,
-      [me.id, me.level === 'admin', wsId, q.status ?? null, cursor, limit + 1],
-    );
+    const filter = { workspaceId, status: q.status ?? null, beforeSeq: numberOrNull(q.cursor) };
+    const rows = await listTasks(db, me, filter, limit);
     return c.json(pageOf(rows, limit, toTask, (t) => t.seq));
   });
 
@@ -62,39 +57,13 @@ export function taskRoutes() {
 
   r.patch('/tasks/:id', async (c) => {
     const body = await readJson(c, UpdateTaskBody);
-    const { db } = c.var.deps;
+    const { db, bus } = c.var.deps;
     const me = c.var.account;
     const task = await findVisibleTask(db, me, c.req.param('id'));
     assertCanCreate(await findVisibleWorkspace(db, me, task.workspace_id));
-    const rows = await db.query<TaskRow>(
-      `UPDATE tasks SET title = COALESCE($2, title), prompt = COALESCE($3, prompt), priority = COALESCE($4, priority),
-              runner_preference = COALESCE($5, runner_preference),
-              required_capabilities = COALESCE($6::text[], required_capabilities),
-              max_attempts = COALESCE($7, max_attempts),
-              budget_usd = CASE WHEN $8::boolean THEN $9 ELSE budget_usd END,
-              max_turns = CASE WHEN $10::boolean THEN $11::integer ELSE max_turns END,
-              model = CASE WHEN $12::boolean THEN $13 ELSE model END, updated_at = now()
-        WHERE id = $1 AND status = 'pending' RETURNING *, 0::double precision AS cost_usd`,
-      [
-        task.id,
-        body.title ?? null,
-        body.prompt ?? null,
-        body.priority ?? null,
-        body.runnerPreference ?? null,
-        body.requiredCapabilities ?? null,
-        body.maxAttempts ?? null,
-        body.budgetUsd !== undefined,
-        body.budgetUsd ?? null,
-        body.maxTurns !== undefined,
-        body.maxTurns ?? null,
-        body.model !== undefined,
-        body.model ?? null,
-      ],
-    );
-    if (!rows[0])
-      throw new ApiError('conflict', `The task is ${task.status}; only a pending task can be changed.`);
-    await c.var.deps.bus.publish('buildd_tasks');
-    return c.json(toTask(rows[0]));
+    const updated = await updatePendingTask(db, task, body);
+    await bus.publish('buildd_tasks');
+    return c.json(toTask(updated));
   });
 
   r.post('/tasks/:id/cancel', async (c) => {
@@ -121,13 +90,8 @@ export function taskRoutes() {
     const q = readQuery(c, PageQuery.extend({ after: PageQuery.shape.cursor }));
     const { db } = c.var.deps;
     const task = await findVisibleTask(db, c.var.account, c.req.param('id'));
-    const after = q.after ?? q.cursor;
     const limit = q.limit ?? 200;
-    const rows = await db.query<WorkerEventRow>(
-      `SELECT id, worker_id, seq, type, at, data FROM worker_events
-        WHERE task_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-      [task.id, after && /^\d+$/.test(after) ? Number(after) : 0, limit + 1],
-    );
+    const rows = await eventsOfTask(db, task.id, numberOrNull(q.after ?? q.cursor) ?? 0, limit + 1);
     return c.json(pageOf(rows, limit, toWorkerEvent, (e) => e.id));
   });
 

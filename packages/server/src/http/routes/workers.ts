@@ -2,49 +2,45 @@ import { ClaimBody, PatchWorkerBody, PostEventsBody } from '@buildd/protocol';
 import { Hono } from 'hono';
 import type { Queryable } from '../../db/index.ts';
 import { retryTransient } from '../../db/retry.ts';
-import type { AccountRow, WorkerRow } from '../../db/rows.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
-import { ApiError, notFound } from '../../errors.ts';
+import { ApiError } from '../../errors.ts';
 import { observeClaim } from '../../metrics/registry.ts';
 import { appendEvents } from '../../queue/append-events.ts';
-import { type ClaimResult, claimTasks } from '../../queue/claim.ts';
+import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
 import { isFinalPatch, updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
+import { findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
-import type { AppEnv, AuthedAccount } from '../context.ts';
-
-const accountRow = (a: AuthedAccount): AccountRow => ({
-  id: a.id,
-  name: a.name,
-  type: a.type,
-  level: a.level,
-  max_concurrent_workers: a.maxConcurrentWorkers,
-  max_concurrent_sessions: a.maxConcurrentSessions,
-  max_cost_per_day_usd: a.maxCostPerDayUsd,
-  created_at: a.createdAt,
-});
+import type { AppEnv } from '../context.ts';
 
 /** The agent endpoints of the spec: claim, progress/completion PATCH, event batches. */
 export function workerRoutes() {
   const r = new Hono<AppEnv>();
 
   r.post('/workers/claim', async (c) => {
-    const body = ClaimBody.parse(await readJson(c, ClaimBody));
-    const { db, bus, leaseSeconds, renewSeconds } = c.var.deps;
+    const body = await readJson(c, ClaimBody);
+    const { db, bus, leaseSeconds, legacyLeaseSeconds, renewSeconds } = c.var.deps;
     const me = c.var.account;
     const workspaces = [...(body.workspaceIds ?? []), ...(body.workspaceId ? [body.workspaceId] : [])];
-    await recordAgent(db, me.id, body, workspaces);
-    const request = {
-      accountId: me.id,
-      accountType: me.type,
-      isAdmin: me.level === 'admin',
-      agentId: body.agentId,
-      authType: body.authType,
+    // An older agent names no agentId; it is listed under the runner name it sends.
+    await recordAgent(
+      db,
+      me.id,
+      { ...body, agentId: body.agentId ?? `legacy:${body.runner ?? 'agent'}` },
+      workspaces,
+    );
+    // An older agent renews its lease only with its progress PATCHes, one per model message: its lease
+    // must outlast the slowest tool call or model turn.
+    const workerLease = body.agentId === undefined ? legacyLeaseSeconds : leaseSeconds;
+    const request: ClaimRequest = {
+      caller: me,
+      agentId: body.agentId ?? null,
+      authType: body.authType ?? null,
       maxTasks: body.maxTasks,
       capabilities: body.capabilities,
       workspaces: workspaces.length > 0 ? workspaces : null,
       excludeTaskIds: body.excludeTaskIds ?? [],
-      leaseSeconds,
+      leaseSeconds: workerLease,
       retrySeconds: Math.max(renewSeconds, 5),
     };
     const deadline = Date.now() + (body.waitSeconds ?? 0) * 1000;
@@ -67,7 +63,7 @@ export function workerRoutes() {
         workspace: toWorkspace(workspace),
         branch: worker.branch,
         leaseExpiresAt: toWorker(worker).leaseExpiresAt,
-        leaseSeconds,
+        leaseSeconds: workerLease,
         renewSeconds,
       })),
       ...('reason' in result ? { diagnostics: { reason: result.reason, message: result.message } } : {}),
@@ -77,8 +73,7 @@ export function workerRoutes() {
   r.patch('/workers/:id', async (c) => {
     const body = await readJson(c, PatchWorkerBody);
     const { db, bus, leaseSeconds } = c.var.deps;
-    const me = c.var.account;
-    const apply = (q: Queryable) => updateWorker(q, accountRow(me), c.req.param('id'), body, leaseSeconds);
+    const apply = (q: Queryable) => updateWorker(q, c.var.account, c.req.param('id'), body, leaseSeconds);
     // Progress is one statement; a final report also moves the task, so it gets a transaction.
     const result = await retryTransient(() => (isFinalPatch(body) ? db.transaction(apply) : apply(db)));
     if (result.abort && !result.live) {
@@ -107,14 +102,7 @@ export function workerRoutes() {
   });
 
   r.get('/workers/:id', async (c) => {
-    const me = c.var.account;
-    const id = c.req.param('id');
-    const rows = await c.var.deps.db.query<WorkerRow>(
-      'SELECT * FROM workers WHERE id = $1 AND ($2::boolean OR account_id = $3)',
-      [id, me.level === 'admin', me.id],
-    );
-    if (!rows[0]) throw notFound('worker', id);
-    return c.json(toWorker(rows[0]));
+    return c.json(toWorker(await findVisibleWorker(c.var.deps.db, c.var.account, c.req.param('id'))));
   });
 
   return r;

@@ -1,0 +1,27 @@
+import { type Caller, isAdmin } from '../caller.ts';
+import type { Queryable } from '../db/index.ts';
+import type { WorkerRow } from '../db/rows.ts';
+import { notFound } from '../errors.ts';
+
+/** A worker the caller may see: its own, or any for an admin; 404 otherwise. */
+export async function findVisibleWorker(db: Queryable, caller: Caller, id: string): Promise<WorkerRow> {
+  const rows = await db.query<WorkerRow>(
+    'SELECT * FROM workers WHERE id = $1 AND ($2::boolean OR account_id = $3)',
+    [id, isAdmin(caller), caller.id],
+  );
+  if (!rows[0]) throw notFound('worker', id);
+  return rows[0];
+}
+
+/** Who holds a worker (its account and agent), for pushing a cancel to the right agents. */
+export async function workerHolder(
+  db: Queryable,
+  id: string,
+): Promise<{ account_id: string; agent_id: string } | undefined> {
+  return (
+    await db.query<{ account_id: string; agent_id: string }>(
+      'SELECT account_id, agent_id FROM workers WHERE id = $1',
+      [id],
+    )
+  )[0];
+}
