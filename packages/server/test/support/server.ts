@@ -104,6 +104,7 @@ async function startInProcess(s: {
     leaseSeconds: s.leaseSeconds,
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
     renewSeconds: s.renewSeconds,
+    metrics: createMetrics(),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
     metrics: createMetrics(),
   });
