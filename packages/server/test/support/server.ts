@@ -106,7 +106,6 @@ async function startInProcess(s: {
     renewSeconds: s.renewSeconds,
     metrics: createMetrics(),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
-    metrics: createMetrics(),
   });
   const url = `http://in-process-${++inProcessCount}.test`;
   inProcessApps.set(url, (request) => app.fetch(request));
