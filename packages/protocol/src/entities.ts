@@ -157,3 +157,12 @@ export const Agent = z.object({
   online: z.boolean(),
 });
 export type Agent = z.infer<typeof Agent>;
+
+export const UsageDay = z.object({
+  accountId: Id,
+  day: z.string(),
+  costUsd: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+});
+export type UsageDay = z.infer<typeof UsageDay>;
