@@ -5,8 +5,12 @@ import { HTTPException } from 'hono/http-exception';
 import { ApiError, isTransientDbError, rejectedValueError } from './errors.ts';
 import { requireAuth } from './http/auth.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
+import { countRequests } from './http/request-metrics.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { installScriptRoutes } from './http/routes/install-script.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { sessionRoutes } from './http/routes/session.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
@@ -29,6 +33,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.header(apiVersionHeader, protocolVersion);
     await next();
   });
+  app.use('*', countRequests);
   app.use(
     '/api/*',
     bodyLimit({
@@ -39,10 +44,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
-  app.get('/healthz', async (c) => {
-    await deps.db.query('SELECT 1');
-    return c.json({ ok: true, engine: deps.db.engine });
-  });
+  app.route('/', healthRoutes());
+  app.route('/', metricsRoutes());
+  app.route('/', installScriptRoutes());
   app.route('/api', openapiRoute());
   app.route('/api', sessionRoutes());
 
