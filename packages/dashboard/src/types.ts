@@ -19,9 +19,11 @@ import type {
 
 export type { Account, ApiKey, TaskStatus, Worker, WorkerEvent, WorkspaceMember };
 
-/** One account's cost and tokens on one UTC day (`GET /api/usage`). */
-export interface UsageDay {
+/** One account's cost and tokens on one UTC day (`GET /api/usage`), with the account's name and cap. */
+export interface UsageEntry {
   accountId: string;
+  accountName?: string;
+  maxCostPerDayUsd?: number | null;
   day: string;
   costUsd: number;
   inputTokens: number;

@@ -1,5 +1,5 @@
 import { query } from '../api.ts';
-import type { Account, Me, Page, UsageDay } from '../types.ts';
+import type { Me, Page, UsageEntry } from '../types.ts';
 import { count, Empty, LoadError, money, useLoad } from '../ui.tsx';
 
 const days = 30;
@@ -13,7 +13,13 @@ function lastDays(): string[] {
 }
 
 /** Cost per day for one account as bars, with its daily cap as a line; the table beside it has the figures. */
-function UsageChart({ account, usage }: { account: Account; usage: UsageDay[] }) {
+interface ChartAccount {
+  id: string;
+  name: string;
+  maxCostPerDayUsd: number | null;
+}
+
+function UsageChart({ account, usage }: { account: ChartAccount; usage: UsageEntry[] }) {
   const byDay = new Map(usage.map((u) => [u.day.slice(0, 10), u]));
   const dayList = lastDays();
   const cap = account.maxCostPerDayUsd;
@@ -84,22 +90,36 @@ function UsageChart({ account, usage }: { account: Account; usage: UsageDay[] })
 }
 
 export function UsagePage({ me }: { me: Me }) {
-  const admin = me.account.level === 'admin';
-  const since = lastDays()[0];
-  const usage = useLoad<Page<UsageDay>>(`/api/usage${query({ since, days: String(days) })}`);
-  const accounts = useLoad<Page<Account>>(admin ? '/api/accounts?limit=500' : null);
-  const list = admin ? (accounts.data?.items ?? []) : [me.account];
+  const usage = useLoad<Page<UsageEntry>>(`/api/usage${query({ days: String(days) })}`);
   const items = usage.data?.items ?? [];
-  const shown = list.filter((a) => items.some((u) => u.accountId === a.id));
+  // Each entry names its account and that account's cap, so members and admins need nothing else.
+  const accounts = new Map<string, ChartAccount>();
+  for (const u of items) {
+    if (!accounts.has(u.accountId)) {
+      accounts.set(u.accountId, {
+        id: u.accountId,
+        name: u.accountName ?? (u.accountId === me.account.id ? me.account.name : u.accountId),
+        maxCostPerDayUsd:
+          u.maxCostPerDayUsd !== undefined
+            ? u.maxCostPerDayUsd
+            : u.accountId === me.account.id
+              ? me.account.maxCostPerDayUsd
+              : null,
+      });
+    }
+  }
   return (
     <section aria-labelledby="usage-title">
       <h1 id="usage-title">Usage</h1>
-      <p className="note">Cost and tokens per UTC day, against each account’s daily cap (API billing).</p>
+      <p className="note">
+        Cost and tokens per UTC day, against each account’s daily cap (API billing)
+        {me.account.level === 'admin' ? ', for every account.' : '.'}
+      </p>
       <LoadError error={usage.error} what="usage figures" />
-      {usage.data && shown.length === 0 ? (
+      {usage.data && accounts.size === 0 ? (
         <Empty>No usage in the last {days} days: no run has reported cost yet.</Empty>
       ) : null}
-      {shown.map((a) => (
+      {[...accounts.values()].map((a) => (
         <UsageChart key={a.id} account={a} usage={items.filter((u) => u.accountId === a.id)} />
       ))}
     </section>
