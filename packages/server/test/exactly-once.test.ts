@@ -3,8 +3,9 @@ import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
-const taskCount = 2000;
-const claimers = 50;
+// Enough for every claimer to contend for many rounds; small enough to finish on a machine busy with other work.
+const taskCount = 600;
+const claimers = 40;
 const accountCount = 5;
 const workerLimit = 6;
 
