@@ -1,3 +1,4 @@
+export * from './artifacts.ts';
 export * from './common.ts';
 export * from './entities.ts';
 export * from './errors.ts';

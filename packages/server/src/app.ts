@@ -7,6 +7,7 @@ import { requireAuth } from './http/auth.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
+import { artifactRoutes, artifactUploadPath } from './http/routes/artifacts.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
@@ -24,15 +25,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set('deps', deps);
     await next();
   });
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: limits.bodyBytes,
-      onError: () => {
-        throw new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
-      },
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: limits.bodyBytes,
+    onError: () => {
+      throw new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
+    },
+  });
+  // Artifact uploads are raw bytes with a limit of their own (http/routes/artifacts.ts).
+  app.use('/api/*', (c, next) => (artifactUploadPath.test(c.req.path) ? next() : jsonBodyLimit(c, next)));
 
   app.get('/healthz', async (c) => {
     await deps.db.query('SELECT 1');
@@ -47,6 +47,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
+  app.route('/api', artifactRoutes());
 
   app.notFound((c) =>
     c.json(

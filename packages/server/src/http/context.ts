@@ -13,6 +13,8 @@ export interface AppDeps {
   legacyLeaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
+  /** Artifact size limits (bytes per artifact, per task); protocol's `artifactLimits` when absent. */
+  artifactLimits?: { artifactBytes: number; taskBytes: number };
 }
 
 /** Hono environment: the deps and, after auth, the calling account (`c.var.account`). */
