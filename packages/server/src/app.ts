@@ -9,6 +9,7 @@ import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
 import { artifactRoutes, artifactUploadPath } from './http/routes/artifacts.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
+import { questionRoutes } from './http/routes/questions.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
 import { workerRoutes } from './http/routes/workers.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
   app.route('/api', artifactRoutes());
+  app.route('/api', questionRoutes());
 
   app.notFound((c) =>
     c.json(

@@ -50,7 +50,7 @@ BEGIN
         lines_added = COALESCE(r.lines_added, w.lines_added),
         lines_removed = COALESCE(r.lines_removed, w.lines_removed),
         pr_url = COALESCE(r.pr_url, w.pr_url)
-        FROM cur, r WHERE w.id = cur.id AND cur.status IN ('claimed', 'running')
+        FROM cur, r WHERE w.id = cur.id AND cur.status IN ('claimed', 'running', 'waiting_input')
       RETURNING w.*),
     usage AS (
       INSERT INTO usage_days (account_id, day, cost_usd, input_tokens, output_tokens)

@@ -1,4 +1,4 @@
-import type { Artifact } from '@buildd/protocol';
+import { type Artifact, liveWorkerStatuses } from '@buildd/protocol';
 import { type Caller, isAdmin } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -136,7 +136,7 @@ export async function heldLiveWorker(
     [workerId, caller.id],
   );
   if (!row) throw notFound('worker', workerId);
-  if (row.status !== 'claimed' && row.status !== 'running') {
+  if (!(liveWorkerStatuses as readonly string[]).includes(row.status)) {
     throw new ApiError('worker_not_live', `This worker is ${row.status}; stop the run.`);
   }
   return row;
