@@ -4,7 +4,6 @@ export * from './entities.ts';
 export * from './errors.ts';
 export * from './questions.ts';
 export * from './requests.ts';
+export * from './usage.ts';
+export * from './version.ts';
 export * from './workers.ts';
-
-/** The HTTP API version this package describes. */
-export const protocolVersion = '1';

@@ -1,4 +1,4 @@
-import { limits } from '@buildd/protocol';
+import { apiVersionHeader, limits, protocolVersion } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -12,6 +12,7 @@ import { openapiRoute } from './http/routes/openapi.ts';
 import { questionRoutes } from './http/routes/questions.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
+import { usageRoutes } from './http/routes/usage.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
 
@@ -24,6 +25,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    // Clients (the buildd CLI) refuse a server whose API version they do not speak.
+    c.header(apiVersionHeader, protocolVersion);
     await next();
   });
   const jsonBodyLimit = bodyLimit({
@@ -48,6 +51,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
+  app.route('/api', usageRoutes());
   app.route('/api', artifactRoutes());
   app.route('/api', questionRoutes());
 
