@@ -51,6 +51,11 @@ export const WorkspaceConfig = z.object({
   allowedDomains: z.array(z.string().min(1).max(253)).max(200).optional(),
   /** Directories outside the worktree a task's commands may write from the sandbox (caches, e.g. `~/.npm`). */
   writableCaches: z.array(z.string().min(1).max(4096)).max(50).optional(),
+  /** `owner/name` of the workspace's GitHub repository: tasks that prefer `action` runners start its workflow. */
+  githubRepo: z
+    .string()
+    .regex(/^[\w.-]+\/[\w.-]+$/, 'githubRepo must look like owner/name')
+    .optional(),
 });
 export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
 

@@ -5,16 +5,22 @@ import { HTTPException } from 'hono/http-exception';
 import { ApiError, isTransientDbError, rejectedValueError } from './errors.ts';
 import { requireAuth } from './http/auth.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
+import { countRequests } from './http/request-metrics.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
 import { artifactRoutes, artifactUploadPath } from './http/routes/artifacts.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { installScriptRoutes } from './http/routes/install-script.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { questionRoutes } from './http/routes/questions.ts';
+import { sessionRoutes } from './http/routes/session.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
 import { usageRoutes } from './http/routes/usage.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
+import { serveDashboard } from './http/static.ts';
 
 /**
  * Builds the whole HTTP app without listening: `server.ts` binds it to a port; tests that need no socket call
@@ -29,6 +35,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.header(apiVersionHeader, protocolVersion);
     await next();
   });
+  app.use('*', countRequests);
   const jsonBodyLimit = bodyLimit({
     maxSize: limits.bodyBytes,
     onError: () => {
@@ -38,11 +45,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Artifact uploads are raw bytes with a limit of their own (http/routes/artifacts.ts).
   app.use('/api/*', (c, next) => (artifactUploadPath.test(c.req.path) ? next() : jsonBodyLimit(c, next)));
 
-  app.get('/healthz', async (c) => {
-    await deps.db.query('SELECT 1');
-    return c.json({ ok: true, engine: deps.db.engine });
-  });
+  app.route('/', healthRoutes());
+  app.route('/', metricsRoutes());
+  app.route('/', installScriptRoutes());
   app.route('/api', openapiRoute());
+  app.route('/api', sessionRoutes());
 
   app.use('/api/*', requireAuth);
   app.route('/api', accountRoutes());
@@ -54,6 +61,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', usageRoutes());
   app.route('/api', artifactRoutes());
   app.route('/api', questionRoutes());
+  app.use('*', serveDashboard());
 
   app.notFound((c) =>
     c.json(

@@ -7,7 +7,9 @@ import type { Db } from './db/index.ts';
 import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
+import { createGitHubClient, type GitHubSettings } from './github/client.ts';
 import type { AppDeps } from './http/context.ts';
+import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
 
@@ -36,6 +38,7 @@ export interface StartOptions {
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
+  github?: GitHubSettings | undefined;
   artifactLimits?: AppDeps['artifactLimits'];
 }
 
@@ -53,6 +56,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
+    metrics: createMetrics(),
+    github: opts.github ? createGitHubClient(opts.github) : undefined,
     ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}),
   };
   const app = createApp(deps);

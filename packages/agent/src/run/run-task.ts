@@ -4,6 +4,7 @@
  * run can end becomes a RunOutcome the caller reports to the server.
  */
 import type { ClaimedWorker } from '@buildd/protocol';
+import { branchDiff } from './diff.ts';
 import { abortedState, classifySdkEnd, gitFailure } from './end-state.ts';
 import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
 import { ProgressTracker } from './progress.ts';
@@ -81,6 +82,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       deniedReadPaths: ctx.sandbox?.deniedReadPaths ?? [],
       abort,
       tracker,
+      ...(ctx.server ? { ask: ctx.server.ask } : {}),
       onDeny: (tool, reason) =>
         ctx.reporter.event('log', { level: 'warn', message: `guard denied ${tool}: ${reason}` }),
       log: ctx.log,
@@ -102,6 +104,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     if (state.status === 'completed') {
       const published = await publishResult(worker, checkout, state, ctx);
       ({ state, git, keepBranch } = published);
+      if (git && git.commits > 0 && ctx.server) await uploadDiff(checkout, ctx);
     }
     timings.finishMs = Math.round(performance.now() - finishStarted);
     return finalOutcome(worker, tracker.totals, state, git, timings, ctx);
@@ -114,6 +117,15 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       );
     }
   }
+}
+
+/** The branch's diff as the task's `diff` artifact, for review; a failure is reported, never fatal. */
+async function uploadDiff(checkout: Checkout, ctx: RunContext): Promise<void> {
+  const diff = await branchDiff(checkout).catch((error: unknown) => {
+    ctx.log('warn', 'could not compute the diff', { error: String(error) });
+    return null;
+  });
+  if (diff) await ctx.server?.uploadArtifact('diff', 'text/x-diff; charset=utf-8', diff);
 }
 
 const noUsage: RunTotals = { turns: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, costUsd: 0 };

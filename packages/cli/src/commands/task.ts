@@ -324,7 +324,7 @@ function printTask(ctx: Ctx, t: TaskWithWorkers, events: WorkerEvent[], workspac
         { header: 'WORKER', value: (w) => w.id },
         { header: 'STATUS', value: (w) => w.status },
         { header: 'AGENT', value: (w) => w.agentId, max: 24 },
-        { header: 'AUTH', value: (w) => w.authType },
+        { header: 'AUTH', value: (w) => w.authType ?? 'legacy' },
         { header: 'TOTALS', value: (w) => totalsText(w) },
         { header: 'EXIT', value: (w) => w.exitCause ?? '' },
       ]),

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import type { GitHubClient } from '../github/client.ts';
+import type { Metrics } from '../metrics/registry.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -13,6 +15,9 @@ export interface AppDeps {
   legacyLeaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
+  metrics: Metrics;
+  /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
+  github?: GitHubClient | undefined;
   /** Artifact size limits (bytes per artifact, per task); protocol's `artifactLimits` when absent. */
   artifactLimits?: { artifactBytes: number; taskBytes: number };
 }
