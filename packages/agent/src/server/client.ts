@@ -93,7 +93,11 @@ export function createClient(options: ClientOptions): BuilddClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...opts.raw?.headers,
         },
-        body: opts.raw ? new Blob([opts.raw.bytes as Uint8Array<ArrayBuffer>]) : body === undefined ? undefined : JSON.stringify(body),
+        body: opts.raw
+          ? new Blob([opts.raw.bytes as Uint8Array<ArrayBuffer>])
+          : body === undefined
+            ? undefined
+            : JSON.stringify(body),
       });
       // Reading the body is under the same signal: a server that stalls mid-body still times out.
       text = await response.text();
