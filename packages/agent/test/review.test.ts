@@ -36,24 +36,26 @@ beforeAll(async () => {
     access: 'restricted',
   });
   expect(ws.status).toBe(201);
+  const asking = [
+    tool('AskUserQuestion', {
+      questions: [
+        {
+          question,
+          header: 'Greeting',
+          options: [
+            { label: 'hello', description: 'a plain hello' },
+            { label: 'ahoy', description: 'a sailor’s greeting' },
+          ],
+          multiSelect: false,
+        },
+      ],
+    }),
+    write('greeting.txt', 'ahoy\n'),
+    text('Wrote the greeting the person chose.'),
+  ];
+  const followingUp = [write('farewell.txt', 'fair winds\n'), text('Added a farewell.')];
   anthropic = await startFakeAnthropic({
-    script: [
-      tool('AskUserQuestion', {
-        questions: [
-          {
-            question,
-            header: 'Greeting',
-            options: [
-              { label: 'hello', description: 'a plain hello' },
-              { label: 'ahoy', description: 'a sailor’s greeting' },
-            ],
-            multiSelect: false,
-          },
-        ],
-      }),
-      write('greeting.txt', 'ahoy\n'),
-      text('Wrote the greeting the person chose.'),
-    ],
+    scriptFor: (_session, first) => (JSON.stringify(first).includes('asks for more') ? followingUp : asking),
   });
 });
 
@@ -63,6 +65,24 @@ afterAll(async () => {
   await server?.close();
   rmSync(root, { recursive: true, force: true });
 });
+
+/** A real agent of the account with `key`, with a HOME and Claude config dir of its own. */
+function startTestAgent(key: string): RunningAgent {
+  const home = mkdtempSync(join(root, 'home-'));
+  mkdirSync(join(home, 'tmp'));
+  const config = testConfig(server.url, ['--api-key', key, '--poll-interval=1', '--no-sandbox'], {
+    HOME: home,
+    CLAUDE_CONFIG_DIR: join(home, '.claude'),
+    CLAUDE_CODE_TMPDIR: join(home, 'tmp'),
+    ANTHROPIC_BASE_URL: anthropic.url,
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    ANTHROPIC_API_KEY: fakeApiKey,
+    CLAUDE_CODE_OAUTH_TOKEN: '',
+  });
+  return startAgent(config, { log: memoryLog().log });
+}
+
+let taskId = '';
 
 const isFinal = (status: string) => ['completed', 'failed', 'cancelled'].includes(status);
 
@@ -86,20 +106,9 @@ describe('a run that asks a person', () => {
       title: 'Greet',
       prompt: 'Write a greeting',
     });
-    const taskId = created.body.id as string;
+    taskId = created.body.id as string;
 
-    const home = mkdtempSync(join(root, 'home-'));
-    mkdirSync(join(home, 'tmp'));
-    const config = testConfig(server.url, ['--api-key', svc.key, '--poll-interval=1', '--no-sandbox'], {
-      HOME: home,
-      CLAUDE_CONFIG_DIR: join(home, '.claude'),
-      CLAUDE_CODE_TMPDIR: join(home, 'tmp'),
-      ANTHROPIC_BASE_URL: anthropic.url,
-      CLAUDE_CODE_MAX_RETRIES: '0',
-      ANTHROPIC_API_KEY: fakeApiKey,
-      CLAUDE_CODE_OAUTH_TOKEN: '',
-    });
-    agent = startAgent(config, { log: memoryLog().log });
+    agent = startTestAgent(svc.key);
 
     let task = await taskWhen(taskId, (t) => t.status === 'waiting_input' || isFinal(t.status));
     expect(task.status).toBe('waiting_input');
@@ -114,7 +123,7 @@ describe('a run that asks a person', () => {
     // The model request after the answer carries it, as the AskUserQuestion tool's result.
     const next = anthropic.requests[requestsBefore];
     expect(next?.sessionId).toBe(anthropic.requests[0]?.sessionId);
-    const last = (next?.body.messages as { role: string; content: unknown }[]).at(-1);
+    const last = ((next?.body.messages ?? []) as { role: string; content: unknown }[]).at(-1);
     expect(last?.role).toBe('user');
     expect(JSON.stringify(last?.content)).toMatch(/tool_result.*ahoy, matey/);
     expect(origin.readFile(task.result.branch, 'greeting.txt')).toBe('ahoy');
@@ -135,5 +144,33 @@ describe('a run that asks a person', () => {
     const stranger = await makeAccount(admin, server.url, { type: 'user' });
     expect((await stranger.api.get(`/api/artifacts/${sha}`)).status).toBe(404);
     expect((await svc.api.get(`/api/artifacts/${sha}`)).status).toBe(200);
+  }, 300_000);
+
+  it('a follow-up to the completed task is taken by another agent, on the same branch, with the new instruction', async () => {
+    await agent?.stop();
+    agent = undefined;
+    const before = (await admin.get(`/api/tasks/${taskId}`)).body;
+    const other = await makeAccount(admin, server.url, { type: 'service' });
+    const ws = (await admin.get('/api/workspaces/review')).body;
+    await admin.put(`/api/workspaces/${ws.id}/members/${other.id}`, { canClaim: true, canCreate: false });
+
+    const sent = await admin.post(`/api/tasks/${taskId}/messages`, { text: 'Please also add a farewell.' });
+    expect(sent.status).toBe(202);
+    expect(sent.body.status).toBe('pending');
+    const requestsBefore = anthropic.requests.length;
+    agent = startTestAgent(other.key);
+    const task = await taskWhen(taskId, (t) => isFinal(t.status) && t.workers.length === 2);
+    expect(task.status).toBe('completed');
+    expect(task.workers[1].accountId).toBe(other.id);
+    expect(task.workers[1].branch).toBe(before.result.branch);
+    const first = anthropic.requests[requestsBefore];
+    expect(JSON.stringify(first?.body.messages)).toContain('Write a greeting');
+    expect(JSON.stringify(first?.body.messages)).toContain('Please also add a farewell.');
+    // Both runs' work is on the one branch in origin.
+    expect(origin.readFile(before.result.branch, 'greeting.txt')).toBe('ahoy');
+    expect(origin.readFile(before.result.branch, 'farewell.txt')).toBe('fair winds');
+    const diff = await admin.call('GET', `/api/tasks/${taskId}/diff`);
+    expect(diff.body).toContain('+fair winds');
+    expect(diff.body).toContain('+ahoy');
   }, 300_000);
 });

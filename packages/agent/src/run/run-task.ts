@@ -63,7 +63,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     const sdkStarted = performance.now();
     const tracker = new ProgressTracker(ctx.reporter, checkout.dir, model);
     const { result, thrown } = await runSdkSession({
-      prompt: task.prompt,
+      prompt: promptOf(worker),
       cwd: checkout.dir,
       branch: worker.branch,
       model,
@@ -126,6 +126,21 @@ async function uploadDiff(checkout: Checkout, ctx: RunContext): Promise<void> {
     return null;
   });
   if (diff) await ctx.server?.uploadArtifact('diff', 'text/x-diff; charset=utf-8', diff);
+}
+
+/**
+ * The task's prompt, and for an attempt that continues an earlier one what it continues with: a person's
+ * answer to the question the earlier run asked, or a follow-up instruction. The checkout is already on the
+ * earlier attempt's branch, with its commits.
+ */
+export function promptOf(worker: ClaimedWorker): string {
+  const input = worker.resume?.input;
+  if (!input) return worker.task.prompt;
+  const lead =
+    input.kind === 'answer'
+      ? 'An earlier run of this task asked a person a question and stopped to wait. Their answer:'
+      : 'An earlier run finished this task on this branch (its commits are here). A person now asks for more:';
+  return `${worker.task.prompt}\n\n${lead}\n\n${input.text}`;
 }
 
 const noUsage: RunTotals = { turns: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, costUsd: 0 };

@@ -49,3 +49,21 @@ export async function resumeOfTask(db: Queryable, taskId: string): Promise<Resum
   if (!row || (row.input === null && row.sha256 === null)) return undefined;
   return { input: row.input, conversationSha256: row.sha256 };
 }
+
+/**
+ * A resumed attempt works on the branch of the attempt before it (a follow-up's commit lands there), not
+ * on a new one; answers the branch the worker now has.
+ */
+export async function continueOnEarlierBranch(
+  db: Queryable,
+  workerId: string,
+  taskId: string,
+): Promise<string | undefined> {
+  const [row] = await db.query<{ branch: string }>(
+    `UPDATE workers w SET branch = p.branch
+       FROM (SELECT branch FROM workers WHERE task_id = $2 AND id <> $1 ORDER BY created_at DESC LIMIT 1) p
+      WHERE w.id = $1 RETURNING w.branch`,
+    [workerId, taskId],
+  );
+  return row?.branch;
+}
