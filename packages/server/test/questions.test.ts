@@ -106,4 +106,23 @@ describe.each(await testEngines())('questions on %s', (engine) => {
       conversationSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
   });
+
+  it('a follow-up reopens only a finished task, for its creator or an admin, on the earlier branch', async () => {
+    const { person, agent, taskId, workerId } = await askedTask();
+    expectApiError(await person.api.post(`/api/tasks/${taskId}/messages`, { text: 'more' }), 409, 'conflict');
+    await person.api.post(`/api/tasks/${taskId}/answer`, { text: 'tabs' });
+    const first = await agent.api.patch(`/api/workers/${workerId}`, { status: 'completed', summary: 'ok' });
+    const branch = first.body.worker.branch as string;
+    expectApiError(await agent.api.post(`/api/tasks/${taskId}/messages`, { text: 'more' }), 403, 'forbidden');
+    expectApiError(await person.api.post(`/api/tasks/${taskId}/messages`, {}), 400, 'validation_failed');
+    const sent = await person.api.post(`/api/tasks/${taskId}/messages`, { text: 'Also add docs.' });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toMatchObject({ status: 'pending', attempts: 0 });
+    const claim = await agent.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'a9' });
+    expect(claim.body.workers[0]).toMatchObject({
+      taskId,
+      branch,
+      resume: { input: { kind: 'message', text: 'Also add docs.' }, conversationSha256: null },
+    });
+  });
 });
