@@ -376,8 +376,9 @@ describe.each((await testEngines()).slice(0, 1))('buildd CLI on %s', (engine) =>
       [['workspace', 'webhooks', 'cli-review'], 'webhooks'],
     ] as const) {
       const r = await runCli([...args], env);
-      const served = r.code === 0;
-      // Once the server has the route (another part of buildd adds it), the command simply works.
+      // Once the server has the route (another part of buildd adds it), the command works or gets the
+      // server's own answer (e.g. 409: this pending task has no question to answer).
+      const served = r.code === 0 || !r.stderr.includes('does not support');
       if (!served) {
         expect({ args, code: r.code }).toEqual({ args, code: 6 });
         expect(r.stderr).toContain(`This server does not support ${feature} yet`);

@@ -30,7 +30,15 @@ export type AuthType = z.infer<typeof AuthType>;
 export const RunnerPreference = z.enum(['any', 'user', 'service', 'action']);
 export type RunnerPreference = z.infer<typeof RunnerPreference>;
 
-export const taskStatuses = ['pending', 'assigned', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const taskStatuses = [
+  'pending',
+  'assigned',
+  'running',
+  'waiting_input',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 export const TaskStatus = z.enum(taskStatuses);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
@@ -40,11 +48,24 @@ export type FinalStatus = (typeof finalStatuses)[number];
 export const isFinalStatus = (status: string | undefined): status is FinalStatus =>
   (finalStatuses as readonly (string | undefined)[]).includes(status);
 
-export const workerStatuses = ['claimed', 'running', 'completed', 'failed', 'cancelled', 'lost'] as const;
-/** Statuses of a worker that holds its task (and a slot of its account). */
-export const liveWorkerStatuses = ['claimed', 'running'] as const;
+export const workerStatuses = [
+  'claimed',
+  'running',
+  'waiting_input',
+  'completed',
+  'failed',
+  'cancelled',
+  'lost',
+] as const;
 export const WorkerStatus = z.enum(workerStatuses);
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
+
+/** A live worker holds its task, its lease and a slot; `waiting_input` keeps all three while a person answers. */
+export const liveWorkerStatuses = [
+  'claimed',
+  'running',
+  'waiting_input',
+] as const satisfies readonly WorkerStatus[];
 
 /** Why a run ended, as the agent reports it (and `lost` / `cancelled` as the server sets it). */
 export const exitCauses = [
@@ -62,6 +83,8 @@ export const exitCauses = [
   'cost_limit',
   'aborted',
   'error',
+  /** The run waited too long for an answer: its conversation is kept and the answer resumes it. */
+  'parked',
 ] as const;
 export const ExitCause = z.enum(exitCauses);
 export type ExitCause = z.infer<typeof ExitCause>;

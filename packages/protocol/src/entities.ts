@@ -9,6 +9,7 @@ import {
   Timestamp,
   WorkerStatus,
 } from './common.ts';
+import { Question } from './questions.ts';
 
 export const Account = z.object({
   id: Id,
@@ -141,6 +142,8 @@ export const Task = z.object({
   maxTurns: z.number().int().nullable(),
   model: z.string().nullable(),
   result: TaskResult.nullable(),
+  /** The open question of a task that is `waiting_input`; null otherwise. */
+  question: Question.nullable().optional(),
   error: z.string().nullable(),
   exitCause: z.string().nullable(),
   costUsd: z.number(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthType, ExitCause, Id, limits, WorkerStatus } from './common.ts';
 import { Task, Worker, Workspace } from './entities.ts';
+import { Resume } from './questions.ts';
 import { Capability } from './requests.ts';
 
 /** Why a claim handed out nothing. */
@@ -49,6 +50,8 @@ export const ClaimedWorker = z.object({
   leaseExpiresAt: z.string(),
   leaseSeconds: z.number(),
   renewSeconds: z.number(),
+  /** Set when this attempt continues an earlier conversation (an answer after parking, a follow-up). */
+  resume: Resume.optional(),
 });
 export type ClaimedWorker = z.infer<typeof ClaimedWorker>;
 

@@ -8,10 +8,12 @@ import type { AppDeps, AppEnv } from './http/context.ts';
 import { countRequests } from './http/request-metrics.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
+import { artifactRoutes, artifactUploadPath } from './http/routes/artifacts.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { installScriptRoutes } from './http/routes/install-script.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
+import { questionRoutes } from './http/routes/questions.ts';
 import { sessionRoutes } from './http/routes/session.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
@@ -34,15 +36,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
   app.use('*', countRequests);
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: limits.bodyBytes,
-      onError: () => {
-        throw new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
-      },
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: limits.bodyBytes,
+    onError: () => {
+      throw new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
+    },
+  });
+  // Artifact uploads are raw bytes with a limit of their own (http/routes/artifacts.ts).
+  app.use('/api/*', (c, next) => (artifactUploadPath.test(c.req.path) ? next() : jsonBodyLimit(c, next)));
 
   app.route('/', healthRoutes());
   app.route('/', metricsRoutes());
@@ -58,6 +59,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
   app.route('/api', usageRoutes());
+  app.route('/api', artifactRoutes());
+  app.route('/api', questionRoutes());
   app.use('*', serveDashboard());
 
   app.notFound((c) =>

@@ -39,6 +39,7 @@ export interface StartOptions {
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
   github?: GitHubSettings | undefined;
+  artifactLimits?: AppDeps['artifactLimits'];
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -57,6 +58,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
     metrics: createMetrics(),
     github: opts.github ? createGitHubClient(opts.github) : undefined,
+    ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}),
   };
   const app = createApp(deps);
   const reap = async () => {

@@ -6,6 +6,7 @@ import type { Redact } from '../redact.ts';
 import type { RunContext, RunOutcome, RunReporter, RunSettings } from '../run/types.ts';
 import type { BuilddClient } from '../server/client.ts';
 import { ServerRequestError } from '../server/request-error.ts';
+import { runServerFor } from './run-server.ts';
 
 /** Why the agent stops a run before it ends by itself. */
 export type AbortCause = 'cancelled' | 'cost_limit' | 'lease_lost' | 'shutdown' | 'timeout';
@@ -172,6 +173,12 @@ export class WorkerSession {
       signal: this.#abort.signal,
       reporter,
       log: this.#log,
+      server: runServerFor(this.worker, {
+        client: this.deps.client,
+        dataDir: this.deps.runSettings.dataDir,
+        log: this.#log,
+        reporter,
+      }),
     };
     const abandoned = new Promise<RunOutcome>((resolve) => {
       this.#abandon = (why) => resolve(endedOutcome(this.worker, why, this.#latest, 'timeout'));

@@ -4,6 +4,7 @@
  * run can end becomes a RunOutcome the caller reports to the server.
  */
 import type { ClaimedWorker } from '@buildd/protocol';
+import { branchDiff } from './diff.ts';
 import { abortedState, classifySdkEnd, gitFailure } from './end-state.ts';
 import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
 import { ProgressTracker } from './progress.ts';
@@ -62,7 +63,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     const sdkStarted = performance.now();
     const tracker = new ProgressTracker(ctx.reporter, checkout.dir, model);
     const { result, thrown } = await runSdkSession({
-      prompt: task.prompt,
+      prompt: promptOf(worker),
       cwd: checkout.dir,
       branch: worker.branch,
       model,
@@ -81,6 +82,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       deniedReadPaths: ctx.sandbox?.deniedReadPaths ?? [],
       abort,
       tracker,
+      ...(ctx.server ? { ask: ctx.server.ask } : {}),
       onDeny: (tool, reason) =>
         ctx.reporter.event('log', { level: 'warn', message: `guard denied ${tool}: ${reason}` }),
       log: ctx.log,
@@ -102,6 +104,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     if (state.status === 'completed') {
       const published = await publishResult(worker, checkout, state, ctx);
       ({ state, git, keepBranch } = published);
+      if (git && git.commits > 0 && ctx.server) await uploadDiff(checkout, ctx);
     }
     timings.finishMs = Math.round(performance.now() - finishStarted);
     return finalOutcome(worker, tracker.totals, state, git, timings, ctx);
@@ -114,6 +117,30 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       );
     }
   }
+}
+
+/** The branch's diff as the task's `diff` artifact, for review; a failure is reported, never fatal. */
+async function uploadDiff(checkout: Checkout, ctx: RunContext): Promise<void> {
+  const diff = await branchDiff(checkout).catch((error: unknown) => {
+    ctx.log('warn', 'could not compute the diff', { error: String(error) });
+    return null;
+  });
+  if (diff) await ctx.server?.uploadArtifact('diff', 'text/x-diff; charset=utf-8', diff);
+}
+
+/**
+ * The task's prompt, and for an attempt that continues an earlier one what it continues with: a person's
+ * answer to the question the earlier run asked, or a follow-up instruction. The checkout is already on the
+ * earlier attempt's branch, with its commits.
+ */
+export function promptOf(worker: ClaimedWorker): string {
+  const input = worker.resume?.input;
+  if (!input) return worker.task.prompt;
+  const lead =
+    input.kind === 'answer'
+      ? 'An earlier run of this task asked a person a question and stopped to wait. Their answer:'
+      : 'An earlier run finished this task on this branch (its commits are here). A person now asks for more:';
+  return `${worker.task.prompt}\n\n${lead}\n\n${input.text}`;
 }
 
 const noUsage: RunTotals = { turns: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, costUsd: 0 };

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type Options,
+  type PermissionResult,
   query,
   type SandboxSettings,
   type SDKResultMessage,
@@ -35,6 +36,8 @@ export interface SdkSession {
   tracker: ProgressTracker;
   onDeny: (tool: string, reason: string) => void;
   log: RunLog;
+  /** Asks a person (AskUserQuestion); absent when nobody can answer. */
+  ask?: ((question: { text: string; options: string[] }, signal: AbortSignal) => Promise<string>) | undefined;
 }
 
 // Tools that make no sense in a headless one-shot run: they would leave the worktree or wait for
@@ -82,7 +85,10 @@ export async function runSdkSession(
     // decides anyway.
     permissionMode: 'acceptEdits',
     disallowedTools,
-    canUseTool: async (_tool, input) => ({ behavior: 'allow', updatedInput: input }),
+    canUseTool: async (tool, input, { signal }) =>
+      tool === askTool && s.ask
+        ? answerQuestions(s.ask, input, signal)
+        : { behavior: 'allow', updatedInput: input },
     hooks: {
       PreToolUse: [
         guardHook(
@@ -121,9 +127,47 @@ export async function runSdkSession(
   }
 }
 
+const askTool = 'AskUserQuestion';
+
+/**
+ * Claude's AskUserQuestion, answered by a person through buildd: the questions go to the server as one
+ * question, the run waits, and the answer goes back into the tool's input (`answers`, keyed by question),
+ * so the same session continues with it.
+ */
+async function answerQuestions(
+  ask: NonNullable<SdkSession['ask']>,
+  input: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<PermissionResult> {
+  const questions = Array.isArray(input.questions)
+    ? (input.questions as { question?: unknown; options?: { label?: unknown }[] }[])
+    : [];
+  const texts = questions.map((q) => String(q.question ?? '')).filter(Boolean);
+  const options =
+    questions.length === 1 ? (questions[0]?.options ?? []).map((o) => String(o.label ?? '')) : [];
+  try {
+    const answer = await ask(
+      { text: texts.join('\n') || 'Claude has a question.', options: options.filter(Boolean) },
+      signal,
+    );
+    return {
+      behavior: 'allow',
+      updatedInput: { ...input, answers: Object.fromEntries(texts.map((t) => [t, answer])) },
+    };
+  } catch (error) {
+    return {
+      behavior: 'deny',
+      message: `Nobody could be asked (${error instanceof Error ? error.message : String(error)}): decide yourself.`,
+    };
+  }
+}
+
 function systemAppend(s: SdkSession): string {
+  const asking = s.ask
+    ? 'You are running as a buildd agent. When a choice truly needs a person, ask it with AskUserQuestion and wait for the answer; otherwise make reasonable'
+    : 'You are running unattended as a buildd agent: nobody will answer questions, so make reasonable';
   const note = [
-    'You are running unattended as a buildd agent: nobody will answer questions, so make reasonable',
+    asking,
     `choices and finish the task. You work in a git worktree on branch ${s.branch}. When you finish, buildd`,
     'commits what you leave in the working directory and pushes the branch: do not push yourself.',
     'End with a short summary of what you changed.',

@@ -53,8 +53,18 @@ export interface RunSettings {
   sandbox: SandboxPolicy | null;
 }
 
+/** What a run may ask of the server, through its worker session (so run modules import no client). */
+export interface RunServer {
+  /** Uploads an artifact of this run's task; never throws (a failure is logged and reported as an event). */
+  uploadArtifact(name: string, contentType: string, bytes: Uint8Array): Promise<void>;
+  /** Asks a person and waits for the answer (the lease is renewed meanwhile); throws when it cannot ask. */
+  ask(question: { text: string; options: string[] }, signal: AbortSignal): Promise<string>;
+}
+
 /** What a run needs from the agent around it. */
 export interface RunContext extends RunSettings {
+  /** Absent in tests that run a task without a server. */
+  server?: RunServer;
   /** Aborted by the caller; `signal.reason` is a string cause such as 'cancelled', 'cost_limit', 'lease_lost', 'shutdown'. */
   signal: AbortSignal;
   reporter: RunReporter;

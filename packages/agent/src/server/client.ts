@@ -1,5 +1,6 @@
 import {
   Account,
+  type AskQuestionBody,
   type ClaimBody,
   ClaimResponse,
   ErrorBody,
@@ -9,6 +10,9 @@ import {
   type PostEventsBody,
   PostEventsResponse,
   page,
+  Question,
+  QuestionWithAnswer,
+  UploadArtifactAnswer,
   Workspace,
 } from '@buildd/protocol';
 import { z } from 'zod';
@@ -34,6 +38,20 @@ export interface BuilddClient {
   postEvents(workerId: string, body: PostEventsBody): Promise<{ lastSeq: number }>;
   me(): Promise<{ account: Account }>;
   listWorkspaces(cursor?: string): Promise<{ items: Workspace[]; nextCursor: string | null }>;
+  /** Attaches bytes to the worker's task (the server stores them once, under their SHA-256). */
+  uploadArtifact(workerId: string, artifact: ArtifactUpload): Promise<UploadArtifactAnswer>;
+  /** Asks a person; the worker and its task become `waiting_input`. */
+  askQuestion(workerId: string, body: AskQuestionBody): Promise<Question>;
+  /** The worker's newest question, with its answer once a person gave one. */
+  readQuestion(workerId: string): Promise<QuestionWithAnswer>;
+}
+
+/** One artifact to upload. */
+export interface ArtifactUpload {
+  name: string;
+  contentType: string;
+  bytes: Uint8Array;
+  sha256: string;
 }
 
 const MeResponse = z.object({ account: Account });
@@ -54,7 +72,11 @@ export function createClient(options: ClientOptions): BuilddClient {
     path: string,
     schema: T,
     body?: unknown,
-    opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+    opts: {
+      timeoutMs?: number;
+      signal?: AbortSignal;
+      raw?: { bytes: Uint8Array; headers: Record<string, string> };
+    } = {},
   ): Promise<z.infer<T>> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? timeoutMs);
     const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
@@ -69,8 +91,13 @@ export function createClient(options: ClientOptions): BuilddClient {
           accept: 'application/json',
           'user-agent': `buildd-agent/${agentVersion}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...opts.raw?.headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: opts.raw
+          ? new Blob([opts.raw.bytes as Uint8Array<ArrayBuffer>])
+          : body === undefined
+            ? undefined
+            : JSON.stringify(body),
       });
       // Reading the body is under the same signal: a server that stalls mid-body still times out.
       text = await response.text();
@@ -109,6 +136,28 @@ export function createClient(options: ClientOptions): BuilddClient {
     postEvents: (workerId, body) =>
       call('POST', `/api/workers/${encodeURIComponent(workerId)}/events`, PostEventsResponse, body),
     me: () => call('GET', '/api/me', MeResponse),
+    uploadArtifact: (workerId, a) =>
+      call(
+        'POST',
+        `/api/workers/${encodeURIComponent(workerId)}/artifacts`,
+        UploadArtifactAnswer,
+        undefined,
+        {
+          timeoutMs: Math.max(timeoutMs, 60_000),
+          raw: {
+            bytes: a.bytes,
+            headers: {
+              'content-type': a.contentType,
+              'x-artifact-name': a.name,
+              'x-artifact-sha256': a.sha256,
+            },
+          },
+        },
+      ),
+    askQuestion: (workerId, body) =>
+      call('POST', `/api/workers/${encodeURIComponent(workerId)}/question`, Question, body),
+    readQuestion: (workerId) =>
+      call('GET', `/api/workers/${encodeURIComponent(workerId)}/question`, QuestionWithAnswer),
     listWorkspaces: (cursor) =>
       call('GET', `/api/workspaces${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, WorkspacePage),
   };

@@ -24,5 +24,8 @@ export function noteContact(client: BuilddClient, onContact: () => void): Buildd
     postEvents: noted(client.postEvents),
     me: noted(client.me),
     listWorkspaces: noted(client.listWorkspaces),
+    uploadArtifact: noted(client.uploadArtifact),
+    askQuestion: noted(client.askQuestion),
+    readQuestion: noted(client.readQuestion),
   };
 }

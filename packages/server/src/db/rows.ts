@@ -5,6 +5,7 @@ import type {
   Agent,
   ApiKey,
   AuthType,
+  Question,
   RunnerPreference,
   Task,
   TaskResult,
@@ -103,6 +104,7 @@ export interface TaskRow {
   max_turns: number | null;
   model: string | null;
   result: TaskResult | null;
+  question?: Question | null;
   error: string | null;
   exit_cause: string | null;
   cost_usd?: number | null;
@@ -130,6 +132,7 @@ export const toTask = (r: TaskRow): Task => ({
   maxTurns: r.max_turns,
   model: r.model,
   result: r.result,
+  question: r.question ?? null,
   error: r.error,
   exitCause: r.exit_cause,
   costUsd: r.cost_usd ?? 0,

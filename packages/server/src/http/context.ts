@@ -18,6 +18,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
   github?: GitHubClient | undefined;
+  /** Artifact size limits (bytes per artifact, per task); protocol's `artifactLimits` when absent. */
+  artifactLimits?: { artifactBytes: number; taskBytes: number };
 }
 
 /** Hono environment: the deps and, after auth, the calling account (`c.var.account`). */

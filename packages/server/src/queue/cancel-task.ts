@@ -13,7 +13,7 @@ export async function cancelTask(
 ): Promise<{ task: TaskRow; liveWorkerIds: string[] }> {
   const rows = await tx.query<TaskRow>(
     `UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', finished_at = now(), updated_at = now()
-      WHERE id = $1 AND status IN ('pending', 'assigned', 'running') RETURNING *`,
+      WHERE id = $1 AND status IN ('pending', 'assigned', 'running', 'waiting_input') RETURNING *`,
     [taskId],
   );
   if (!rows[0]) {
@@ -24,7 +24,7 @@ export async function cancelTask(
     );
   }
   const live = await tx.query<{ id: string }>(
-    `SELECT id FROM workers WHERE task_id = $1 AND status IN ('claimed', 'running')`,
+    `SELECT id FROM workers WHERE task_id = $1 AND status IN ('claimed', 'running', 'waiting_input')`,
     [taskId],
   );
   return { task: rows[0], liveWorkerIds: live.map((w) => w.id) };

@@ -67,7 +67,7 @@ $$;
 CREATE OR REPLACE FUNCTION buildd_workspace_room(w workspaces)
 RETURNS integer LANGUAGE sql STABLE AS $$
   SELECT w.max_running_tasks - (SELECT count(*) FROM workers k
-                                 WHERE k.workspace_id = w.id AND k.status IN ('claimed', 'running'))::integer
+                                 WHERE k.workspace_id = w.id AND k.status IN ('claimed', 'running', 'waiting_input'))::integer
 $$;
 
 -- Pending tasks an agent may take, best first, locked with FOR UPDATE SKIP LOCKED (never waits; concurrent
@@ -152,7 +152,7 @@ BEGIN
   SELECT * INTO acct FROM accounts WHERE id = p_account FOR UPDATE;
   SELECT count(*) FILTER (WHERE true), count(*) FILTER (WHERE auth_type = 'oauth')
     INTO v_live, v_live_oauth
-    FROM workers WHERE account_id = p_account AND status IN ('claimed', 'running');
+    FROM workers WHERE account_id = p_account AND status IN ('claimed', 'running', 'waiting_input');
   SELECT COALESCE((SELECT u.cost_usd FROM usage_days u
                     WHERE u.account_id = p_account AND u.day = (now() AT TIME ZONE 'UTC')::date), 0)
     INTO v_cost;

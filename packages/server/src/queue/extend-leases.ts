@@ -10,7 +10,7 @@ export async function extendLiveLeases(db: Queryable, defaultLeaseSeconds: numbe
     `UPDATE workers
         SET lease_expires_at = GREATEST(lease_expires_at,
                                         now() + make_interval(secs => COALESCE(lease_seconds, $1)))
-      WHERE status IN ('claimed', 'running')`,
+      WHERE status IN ('claimed', 'running', 'waiting_input')`,
     [defaultLeaseSeconds],
   );
 }

@@ -33,14 +33,19 @@ const resultFields = Object.keys(TaskResult.shape);
 
 /** Moves the task after its worker reached a final state (completed, failed, cancelled). */
 export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void> {
+  if (worker.exit_cause === 'parked') {
+    await parkTask(tx, worker.task_id);
+    return;
+  }
   if (worker.status === 'completed') {
     // The task's result is the worker's columns of the same names (the protocol's TaskResult).
     const columns = worker as unknown as Record<string, unknown>;
     const result = Object.fromEntries(resultFields.map((f) => [f, columns[columnOf(f)] ?? null]));
     await tx.query(
       `UPDATE tasks SET status = 'completed', result = $2::jsonb, error = NULL, exit_cause = 'completed',
+              question = NULL, resume_input = NULL,
               finished_at = now(), updated_at = now()
-        WHERE id = $1 AND status IN ('assigned', 'running')`,
+        WHERE id = $1 AND status IN ('assigned', 'running', 'waiting_input')`,
       [worker.task_id, JSON.stringify(result)],
     );
     // Tasks that depended on this one may now be claimable.
@@ -49,7 +54,7 @@ export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void
   if (worker.status === 'cancelled') {
     await tx.query(
       `UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', error = $2, finished_at = now(), updated_at = now()
-        WHERE id = $1 AND status IN ('assigned', 'running')`,
+        WHERE id = $1 AND status IN ('assigned', 'running', 'waiting_input')`,
       [worker.task_id, worker.error],
     );
     return;
@@ -64,7 +69,26 @@ export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void
        not_before = CASE WHEN $4 = 'shutdown' THEN NULL
                     ELSE now() + make_interval(secs => LEAST($5::int, 5 * power(2, GREATEST(attempts - 1, 0))::int)) END,
        cooldown_agent_id = $6, cooldown_until = now() + make_interval(secs => $7)
-     WHERE id = $1 AND status IN ('assigned', 'running')`,
+     WHERE id = $1 AND status IN ('assigned', 'running', 'waiting_input')`,
     [worker.task_id, worker.error, retry, cause, maxBackoffSeconds, worker.agent_id, cooldownSeconds],
+  );
+}
+
+/**
+ * A run that waited too long for an answer gave its slot back (its conversation is a `conversation`
+ * artifact). The attempt does not count against max_attempts. The task stays `waiting_input`, or, when the
+ * answer came in just before the parking report (the worker was running again), becomes pending with
+ * that answer to resume with.
+ */
+async function parkTask(tx: Queryable, taskId: string): Promise<void> {
+  await tx.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [taskId]);
+  await tx.query(
+    `UPDATE tasks SET attempts = GREATEST(attempts - 1, 0), updated_at = now(), not_before = NULL,
+            status = CASE WHEN status = 'waiting_input' THEN 'waiting_input' ELSE 'pending' END,
+            resume_input = CASE WHEN status = 'waiting_input' THEN resume_input ELSE
+              (SELECT jsonb_build_object('kind', 'answer', 'text', q.answer) FROM questions q
+                WHERE q.task_id = $1 AND q.answer IS NOT NULL ORDER BY q.asked_at DESC LIMIT 1) END
+      WHERE id = $1 AND status IN ('assigned', 'running', 'waiting_input')`,
+    [taskId],
   );
 }

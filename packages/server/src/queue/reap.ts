@@ -19,7 +19,7 @@ export async function reapExpiredWorkers(
     const lost = await tx.query<{ id: string; task_id: string }>(
       `UPDATE workers SET status = 'lost', exit_cause = 'lost', finished_at = now(),
               error = COALESCE(error, 'The agent stopped renewing its lease (it died, hung or lost the network).')
-        WHERE status IN ('claimed', 'running') AND lease_expires_at < now()
+        WHERE status IN ('claimed', 'running', 'waiting_input') AND lease_expires_at < now()
         RETURNING id, task_id`,
     );
     if (lost.length === 0) return { lost: 0, requeued: 0, failed: 0 };
@@ -30,7 +30,7 @@ export async function reapExpiredWorkers(
          error = 'The agent running it stopped renewing its lease.',
          finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
          updated_at = now()
-       WHERE id = ANY($1::text[]) AND status IN ('assigned', 'running')
+       WHERE id = ANY($1::text[]) AND status IN ('assigned', 'running', 'waiting_input')
        RETURNING status`,
       [lost.map((w) => w.task_id)],
     );

@@ -8,7 +8,7 @@ export async function retryTask(tx: Queryable, taskId: string): Promise<TaskRow>
     `UPDATE tasks SET status = 'pending', attempts = 0, error = NULL, exit_cause = NULL, result = NULL,
             not_before = NULL, cooldown_agent_id = NULL, cooldown_until = NULL, finished_at = NULL, updated_at = now()
       WHERE id = $1 AND status IN ('failed', 'cancelled')
-        AND NOT EXISTS (SELECT 1 FROM workers WHERE task_id = $1 AND status IN ('claimed', 'running'))
+        AND NOT EXISTS (SELECT 1 FROM workers WHERE task_id = $1 AND status IN ('claimed', 'running', 'waiting_input'))
       RETURNING *`,
     [taskId],
   );

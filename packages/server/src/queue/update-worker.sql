@@ -51,7 +51,7 @@ BEGIN
         lines_removed = COALESCE(r.lines_removed, w.lines_removed),
         pr_url = COALESCE(r.pr_url, w.pr_url),
         sandboxed = COALESCE(r.sandboxed, w.sandboxed)
-        FROM cur, r WHERE w.id = cur.id AND cur.status IN ('claimed', 'running')
+        FROM cur, r WHERE w.id = cur.id AND cur.status IN ('claimed', 'running', 'waiting_input')
       RETURNING w.*),
     usage AS (
       INSERT INTO usage_days (account_id, day, cost_usd, input_tokens, output_tokens)

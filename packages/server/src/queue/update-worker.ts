@@ -29,6 +29,11 @@ export function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus 
       return body.status;
     case 'error':
       return 'failed';
+    case 'waiting_input':
+      throw new ApiError(
+        'validation_failed',
+        'A worker waits for input by asking its question (POST /api/workers/:id/question), not by PATCH.',
+      );
     case 'lost':
       throw new ApiError(
         'validation_failed',

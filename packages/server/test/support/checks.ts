@@ -12,6 +12,8 @@ const tables: { name: string; skip: string[] }[] = [
   { name: 'worker_events', skip: [] },
   { name: 'agents', skip: ['last_seen_at'] },
   { name: 'usage_days', skip: [] },
+  { name: 'artifact_blobs', skip: [] },
+  { name: 'task_artifacts', skip: [] },
 ];
 
 /**

@@ -35,6 +35,7 @@ export interface TestServerOptions {
   db?: Db;
   /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
   inProcess?: boolean;
+  artifactLimits?: { artifactBytes: number; taskBytes: number };
 }
 
 let inProcessCount = 0;
@@ -54,6 +55,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     leaseSeconds,
     legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
+    artifactLimits: opts.artifactLimits,
   };
   const running = opts.inProcess
     ? await startInProcess(settings)
@@ -93,6 +95,7 @@ async function startInProcess(s: {
   leaseSeconds: number;
   legacyLeaseSeconds: number | undefined;
   renewSeconds: number;
+  artifactLimits: TestServerOptions['artifactLimits'];
 }): Promise<Pick<RunningServer, 'url' | 'reap' | 'close'>> {
   await migrate(s.db);
   const bus = new Bus(s.db);
@@ -106,6 +109,7 @@ async function startInProcess(s: {
     renewSeconds: s.renewSeconds,
     metrics: createMetrics(),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
+    ...(s.artifactLimits ? { artifactLimits: s.artifactLimits } : {}),
   });
   const url = `http://in-process-${++inProcessCount}.test`;
   inProcessApps.set(url, (request) => app.fetch(request));

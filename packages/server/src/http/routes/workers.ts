@@ -9,6 +9,7 @@ import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
 import { isFinalPatch, updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
+import { continueOnEarlierBranch, resumeOfTask } from '../../store/questions.ts';
 import { findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
@@ -55,8 +56,16 @@ export function workerRoutes() {
       // every few seconds anyway, since backoffs end without any notification.
       await bus.waitFor('buildd_tasks', Math.min(left, 3000), c.req.raw.signal);
     }
+    const resumes = await Promise.all(
+      result.claimed.map(async ({ task, worker }) => {
+        const resume = await resumeOfTask(db, task.id);
+        if (resume) worker.branch = (await continueOnEarlierBranch(db, worker.id, task.id)) ?? worker.branch;
+        return resume;
+      }),
+    );
     return c.json({
-      workers: result.claimed.map(({ worker, task, workspace }) => ({
+      workers: result.claimed.map(({ worker, task, workspace }, i) => ({
+        ...(resumes[i] ? { resume: resumes[i] } : {}),
         id: worker.id,
         taskId: task.id,
         task: toTask(task),
