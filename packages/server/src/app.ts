@@ -7,6 +7,7 @@ import { requireAuth } from './http/auth.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
+import { feedRoutes } from './http/routes/feed.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', workspaceRoutes());
   app.route('/api', taskRoutes());
   app.route('/api', taskStreamRoutes());
+  app.route('/api', feedRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
 

@@ -7,12 +7,18 @@ import type { Db } from './db/index.ts';
 import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
+import { type LiveSettings, startLive } from './events/live.ts';
 import type { AppDeps } from './http/context.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
+import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
+import { pruneChanges } from './store/changes.ts';
 
 /** How long an idle keep-alive connection stays open on the server's side. */
 export const keepAliveSeconds = 65;
+
+/** How long the change log keeps a row: a feed client away for longer resumes from the oldest kept. */
+export const changeRetentionSeconds = 7 * 24 * 3600;
 
 export interface RunningServer {
   url: string;
@@ -36,6 +42,8 @@ export interface StartOptions {
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
+  /** Streams' limits and the shared reader's poll (defaults in events/live.ts). */
+  live?: Partial<LiveSettings>;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -44,9 +52,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await extendLiveLeases(opts.db, opts.leaseSeconds);
   const bus = new Bus(opts.db);
   await bus.start();
+  const live = await startLive(opts.db, bus, opts.live, (err) =>
+    opts.log.warn({ err: (err as Error).message }, 'reading changes failed; the next hint or poll retries'),
+  );
   const deps: AppDeps = {
     db: opts.db,
     bus,
+    live,
     log: opts.log,
     leaseSeconds: opts.leaseSeconds,
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
@@ -56,6 +68,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const app = createApp(deps);
   const reap = async () => {
     const result = await reapExpiredWorkers(opts.db);
+    await markSilentAgentsOffline(opts.db, deps.agentOfflineSeconds);
+    await pruneChanges(opts.db, changeRetentionSeconds);
     if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
     if (result.requeued > 0) await bus.publish('buildd_tasks');
     return result;
@@ -71,7 +85,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // sockets far shorter than this.
   server.keepAliveTimeout = keepAliveSeconds * 1000;
   server.headersTimeout = (keepAliveSeconds + 5) * 1000;
-  const channel = new AgentChannel(opts.db, bus);
+  const channel = new AgentChannel(opts.db, bus, live.guard);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -94,6 +108,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     async close() {
       clearInterval(timer);
       channel.close();
+      await live.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Long polls and streams would hold close() open; end them.

@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import type { Live } from '../events/live.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
   db: Db;
   bus: Bus;
+  /** The shared reader of changes and progress, and the guard of open streams and channels. */
+  live: Live;
   log: Logger;
   leaseSeconds: number;
   /** The lease of a worker claimed by an older agent (no agentId), which renews only with its progress. */

@@ -4,6 +4,7 @@ import { ensureAdmin } from '../../src/bootstrap.ts';
 import { migrate } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/types.ts';
 import { Bus } from '../../src/events/bus.ts';
+import { type LiveSettings, startLive } from '../../src/events/live.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
@@ -32,6 +33,8 @@ export interface TestServerOptions {
   renewSeconds?: number;
   reapIntervalSeconds?: number;
   db?: Db;
+  /** Streams' limits and the shared reader's poll. */
+  live?: Partial<LiveSettings>;
   /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
   inProcess?: boolean;
 }
@@ -53,6 +56,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     leaseSeconds,
     legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
+    live: opts.live,
   };
   const running = opts.inProcess
     ? await startInProcess(settings)
@@ -92,13 +96,16 @@ async function startInProcess(s: {
   leaseSeconds: number;
   legacyLeaseSeconds: number | undefined;
   renewSeconds: number;
+  live: Partial<LiveSettings> | undefined;
 }): Promise<Pick<RunningServer, 'url' | 'reap' | 'close'>> {
   await migrate(s.db);
   const bus = new Bus(s.db);
   await bus.start();
+  const live = await startLive(s.db, bus, s.live);
   const app = createApp({
     db: s.db,
     bus,
+    live,
     log: s.log,
     leaseSeconds: s.leaseSeconds,
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
@@ -116,6 +123,7 @@ async function startInProcess(s: {
     },
     async close() {
       inProcessApps.delete(url);
+      await live.stop();
       await bus.stop();
     },
   };
