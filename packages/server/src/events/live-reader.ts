@@ -120,8 +120,8 @@ export class LiveReader {
 
   /** Joins a task's progress after event `after`: its backlog first, then live events. */
   async joinTask(sub: TaskSubscriber, after: number): Promise<() => void> {
-    let watched = this.tasks.get(sub.taskId);
-    if (!watched) this.tasks.set(sub.taskId, (watched = { last: null, subs: new Set() }));
+    const watched = this.tasks.get(sub.taskId) ?? { last: null, subs: new Set<TaskEntry>() };
+    this.tasks.set(sub.taskId, watched);
     const entry: TaskEntry = { sub, cursor: after, buffer: [] };
     watched.subs.add(entry);
     const leave = () => {

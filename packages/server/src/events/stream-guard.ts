@@ -75,8 +75,8 @@ export class StreamGuard {
 
   /** Watches a stream or channel until the returned function is called. */
   watch(g: Guarded): () => void {
-    let set = this.byKey.get(g.keyId);
-    if (!set) this.byKey.set(g.keyId, (set = new Set()));
+    const set = this.byKey.get(g.keyId) ?? new Set<Guarded>();
+    this.byKey.set(g.keyId, set);
     set.add(g);
     return () => {
       set.delete(g);
