@@ -150,3 +150,28 @@ describe.each(await testEngines())('stream limits on %s', (engine) => {
     after.close();
   });
 });
+
+describe.each(await testEngines())('lost hints on %s', (engine) => {
+  const t = useTestServer({ engine, live: { pollMs: 500 } });
+
+  it('listens again after its LISTEN connections are killed, and the poll covers the gap', async () => {
+    await t.admin.post('/api/workspaces', { name: 'gap' });
+    const feed = await openSse(`${t.url}/api/stream`, t.adminKey);
+    await feed.until('ready', (e) => e.some((x) => x.event === 'ready'));
+    const listeners = `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`;
+    const before = await t.db.query<{ pid: number }>(listeners);
+    expect(before.length).toBeGreaterThan(0);
+    await t.db.query(`SELECT pg_terminate_backend(pid) FROM (${listeners}) l`);
+    // Written while nobody listens: only the poll can bring it.
+    await t.admin.post('/api/tasks', { workspaceId: 'gap', title: 'unheard', prompt: 'p' });
+    await feed.until('the unheard task', (e) => taskStates(e).includes('unheard:pending'));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const now = await t.db.query<{ pid: number }>(listeners);
+      if (now.length >= before.length && now.every((r) => !before.some((b) => b.pid === r.pid))) break;
+      if (Date.now() > deadline) throw new Error('the server did not LISTEN again');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    feed.close();
+  });
+});

@@ -56,6 +56,7 @@ export class LiveReader {
   private changesAgain = false;
   private eventsRun: Promise<void> | null = null;
   private retry: NodeJS.Timeout | undefined;
+  private retryMs = 25;
   private readonly offs: Array<() => void> = [];
   private poll: NodeJS.Timeout | undefined;
   /** Read rounds so far (tests and the bench look at them). */
@@ -176,12 +177,13 @@ export class LiveReader {
       const { rows, pending } = await changesAfter(this.db, this.head, batch);
       if (rows.length === batch) this.changesAgain = true;
       else if (pending && !this.retry) {
-        // A transaction that is still running holds back rows after it; look again soon.
+        // A transaction that is still running holds back rows after it; look again soon, then less often.
         this.retry = setTimeout(() => {
           this.retry = undefined;
           this.wakeChanges();
-        }, 25);
-      }
+        }, this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, 1000);
+      } else if (!pending) this.retryMs = 25;
       if (rows.length === 0) continue;
       await this.guard.learnWorkspaces(rows.flatMap((r) => (r.workspace_id ? [r.workspace_id] : [])));
       // The progress written before a task's change goes out before it (a final state ends task streams).
