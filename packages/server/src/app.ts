@@ -11,6 +11,7 @@ import { feedRoutes } from './http/routes/feed.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
+import { webhookRoutes } from './http/routes/webhooks.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
 
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskRoutes());
   app.route('/api', taskStreamRoutes());
   app.route('/api', feedRoutes());
+  app.route('/api', webhookRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
 

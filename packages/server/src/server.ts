@@ -8,6 +8,7 @@ import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import { type LiveSettings, startLive } from './events/live.ts';
+import { defaultWebhookSettings, WebhookSender, type WebhookSettings } from './events/webhook-sender.ts';
 import type { AppDeps } from './http/context.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
 import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
@@ -44,6 +45,8 @@ export interface StartOptions {
   agentOfflineSeconds?: number;
   /** Streams' limits and the shared reader's poll (defaults in events/live.ts). */
   live?: Partial<LiveSettings>;
+  /** Webhook delivery settings; private targets are allowed with BUILDD_WEBHOOK_ALLOW_PRIVATE=1. */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -55,10 +58,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const live = await startLive(opts.db, bus, opts.live, (err) =>
     opts.log.warn({ err: (err as Error).message }, 'reading changes failed; the next hint or poll retries'),
   );
+  const webhooks: WebhookSettings = {
+    ...defaultWebhookSettings,
+    allowPrivate: process.env.BUILDD_WEBHOOK_ALLOW_PRIVATE === '1',
+    ...opts.webhooks,
+  };
+  const webhookSender = new WebhookSender(opts.db, bus, webhooks, opts.log);
   const deps: AppDeps = {
     db: opts.db,
     bus,
     live,
+    webhooks,
+    webhookSender,
     log: opts.log,
     leaseSeconds: opts.leaseSeconds,
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
@@ -109,6 +120,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       clearInterval(timer);
       channel.close();
       await live.stop();
+      await webhookSender.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Long polls and streams would hold close() open; end them.

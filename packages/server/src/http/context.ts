@@ -3,6 +3,7 @@ import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
 import type { Live } from '../events/live.ts';
+import type { WebhookSender, WebhookSettings } from '../events/webhook-sender.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -10,6 +11,9 @@ export interface AppDeps {
   bus: Bus;
   /** The shared reader of changes and progress, and the guard of open streams and channels. */
   live: Live;
+  webhooks: Pick<WebhookSettings, 'allowPrivate'>;
+  /** This process's webhook sender (absent in an app built without one). */
+  webhookSender?: WebhookSender;
   log: Logger;
   leaseSeconds: number;
   /** The lease of a worker claimed by an older agent (no agentId), which renews only with its progress. */

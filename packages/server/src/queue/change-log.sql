@@ -7,11 +7,19 @@
 -- however many tasks it touched; `buildd_events` names the task, so a batch of progress rows sends one hint.
 
 CREATE OR REPLACE FUNCTION buildd_log_task_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  snapshot jsonb := to_jsonb(NEW) || jsonb_build_object('cost_usd',
+    (SELECT COALESCE(sum(cost_usd), 0) FROM workers WHERE task_id = NEW.id));
 BEGIN
-  INSERT INTO changes (kind, workspace_id, data)
-  VALUES ('task', NEW.workspace_id,
-          to_jsonb(NEW) || jsonb_build_object('cost_usd',
-            (SELECT COALESCE(sum(cost_usd), 0) FROM workers WHERE task_id = NEW.id)));
+  INSERT INTO changes (kind, workspace_id, data) VALUES ('task', NEW.workspace_id, snapshot);
+  -- A state a webhook may be told about: one delivery row per subscribed webhook, in this transaction.
+  IF TG_OP = 'UPDATE' AND OLD.status IS DISTINCT FROM NEW.status
+     AND NEW.status IN ('completed', 'failed', 'cancelled', 'waiting_input') THEN
+    INSERT INTO webhook_deliveries (id, webhook_id, type, task)
+    SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), h.id, 'task.' || NEW.status, snapshot
+      FROM webhooks h
+     WHERE h.workspace_id = NEW.workspace_id AND h.deleted_at IS NULL AND ('task.' || NEW.status) = ANY (h.events);
+  END IF;
   PERFORM pg_notify('buildd_changes', '');
   RETURN NULL;
 END

@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/types.ts';
 import { Bus } from '../../src/events/bus.ts';
 import { type LiveSettings, startLive } from '../../src/events/live.ts';
+import type { WebhookSettings } from '../../src/events/webhook-sender.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
@@ -35,6 +36,8 @@ export interface TestServerOptions {
   db?: Db;
   /** Streams' limits and the shared reader's poll. */
   live?: Partial<LiveSettings>;
+  /** Webhook delivery settings (tests allow loopback targets unless they say otherwise). */
+  webhooks?: Partial<WebhookSettings>;
   /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
   inProcess?: boolean;
 }
@@ -57,6 +60,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
     live: opts.live,
+    webhooks: { allowPrivate: true, ...opts.webhooks },
   };
   const running = opts.inProcess
     ? await startInProcess(settings)
@@ -106,6 +110,7 @@ async function startInProcess(s: {
     db: s.db,
     bus,
     live,
+    webhooks: { allowPrivate: true },
     log: s.log,
     leaseSeconds: s.leaseSeconds,
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
