@@ -46,6 +46,11 @@ export const WorkspaceConfig = z.object({
   instructions: z.string().max(20_000).optional(),
   /** Whether agents push the task branch to the repository's origin. */
   push: z.boolean().optional(),
+  /** `owner/name` of the workspace's GitHub repository: tasks that prefer `action` runners start its workflow. */
+  githubRepo: z
+    .string()
+    .regex(/^[\w.-]+\/[\w.-]+$/, 'githubRepo must look like owner/name')
+    .optional(),
 });
 export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
 

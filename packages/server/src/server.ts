@@ -9,7 +9,9 @@ import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import { type LiveSettings, startLive } from './events/live.ts';
 import { defaultWebhookSettings, WebhookSender, type WebhookSettings } from './events/webhook-sender.ts';
+import { createGitHubClient, type GitHubSettings } from './github/client.ts';
 import type { AppDeps } from './http/context.ts';
+import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
 import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
@@ -47,6 +49,7 @@ export interface StartOptions {
   live?: Partial<LiveSettings>;
   /** Webhook delivery settings; private targets are allowed with BUILDD_WEBHOOK_ALLOW_PRIVATE=1. */
   webhooks?: Partial<WebhookSettings>;
+  github?: GitHubSettings | undefined;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -75,6 +78,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
+    metrics: createMetrics(),
+    github: opts.github ? createGitHubClient(opts.github) : undefined,
   };
   const app = createApp(deps);
   const reap = async () => {

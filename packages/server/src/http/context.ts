@@ -4,6 +4,8 @@ import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
 import type { Live } from '../events/live.ts';
 import type { WebhookSender, WebhookSettings } from '../events/webhook-sender.ts';
+import type { GitHubClient } from '../github/client.ts';
+import type { Metrics } from '../metrics/registry.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -20,6 +22,9 @@ export interface AppDeps {
   legacyLeaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
+  metrics: Metrics;
+  /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
+  github?: GitHubClient | undefined;
 }
 
 /** Hono environment: the deps and, after auth, the calling account (`c.var.account`). */

@@ -7,6 +7,7 @@ import { Bus } from '../../src/events/bus.ts';
 import { type LiveSettings, startLive } from '../../src/events/live.ts';
 import type { WebhookSettings } from '../../src/events/webhook-sender.ts';
 import { newApiKey } from '../../src/ids.ts';
+import { createMetrics } from '../../src/metrics/registry.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { inProcessApps } from './api.ts';
@@ -115,6 +116,7 @@ async function startInProcess(s: {
     leaseSeconds: s.leaseSeconds,
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
     renewSeconds: s.renewSeconds,
+    metrics: createMetrics(),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
   });
   const url = `http://in-process-${++inProcessCount}.test`;
