@@ -80,10 +80,8 @@ export class StreamGuard {
     set.add(g);
     return () => {
       set.delete(g);
-      if (set.size === 0) {
-        this.byKey.delete(g.keyId);
-        this.access.delete(g.keyId);
-      }
+      // The key's access stays until the next re-check: another stream of the key may be starting.
+      if (set.size === 0) this.byKey.delete(g.keyId);
     };
   }
 
@@ -113,13 +111,18 @@ export class StreamGuard {
 
   /** One round of re-checks (the timer's; tests and shutdown call it directly). */
   async recheck(): Promise<void> {
-    if (this.checking || this.byKey.size === 0) return;
+    if (this.checking) return;
     this.checking = true;
     try {
+      for (const keyId of this.access.keys()) {
+        if (!this.byKey.has(keyId) && !this.streamsOfKey.has(keyId)) this.access.delete(keyId);
+      }
+      if (this.byKey.size === 0) return;
       await this.refreshKeys([...this.byKey.keys()]);
-      const known = [...this.workspaces.keys()];
+      // Swapped in whole, so that no stream sees an empty map while the query runs.
+      const fresh = await workspaceAccessOf(this.db, [...this.workspaces.keys()]);
       this.workspaces.clear();
-      await this.learnWorkspaces(known);
+      for (const w of fresh) this.workspaces.set(w.id, w.access);
       for (const [keyId, set] of this.byKey) {
         const valid = this.access.has(keyId);
         for (const g of [...set]) {
