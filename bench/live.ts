@@ -65,10 +65,11 @@ const xacts = async (db: { query: <T>(s: string) => Promise<T[]> }) =>
 /** `viewers` SSE clients on one running task that gets 20 events/s for `seconds`: transactions/s. */
 async function viewersCost(viewers: number, seconds: number) {
   const t = await startTestServer({ engine: 'postgres', live: { maxStreamsPerKey: viewers + 10 } });
+  const admin = apiClient(t.url, t.adminKey);
   try {
-    await t.admin.post('/api/workspaces', { name: 'v' });
-    const task = await t.admin.post('/api/tasks', { workspaceId: 'v', title: 't', prompt: 'p' });
-    const agent = await makeAccount(t.admin, t.url, { type: 'service' });
+    await admin.post('/api/workspaces', { name: 'v' });
+    const task = await admin.post('/api/tasks', { workspaceId: 'v', title: 't', prompt: 'p' });
+    const agent = await makeAccount(admin, t.url, { type: 'service' });
     const w = (await agent.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'a' }))
       .body.workers[0];
     const streams = [];
