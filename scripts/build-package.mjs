@@ -7,7 +7,7 @@
 // Other workspace packages (@buildd/*) are bundled in; every other bare import stays external and must
 // be listed in this package's dependencies (or peer/optional dependencies), or the build fails: a tarball
 // of the package then installs everything its code imports.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { build } from 'esbuild';
@@ -103,6 +103,8 @@ if (undeclared.size > 0) {
       `${[...undeclared].join(', ')}. Add them, or an installed tarball will not start.`,
   );
 }
+// The bins are linked to these files (npx, node_modules/.bin): a fresh file from esbuild is not executable.
+for (const name of Object.keys(entries)) chmodSync(join(outdir, `${name}.mjs`), 0o755);
 process.stdout.write(
   `built ${pkg.name}: ${Object.keys(entries)
     .map((n) => `dist/${n}.mjs`)

@@ -51,6 +51,10 @@ export const WorkspaceConfig = z.object({
     .string()
     .regex(/^[\w.-]+\/[\w.-]+$/, 'githubRepo must look like owner/name')
     .optional(),
+  /** Hosts a task's commands may reach from the agent's sandbox (e.g. `registry.npmjs.org`, `*.github.com`). */
+  allowedDomains: z.array(z.string().min(1).max(253)).max(200).optional(),
+  /** Directories outside the worktree a task's commands may write from the sandbox (caches, e.g. `~/.npm`). */
+  writableCaches: z.array(z.string().min(1).max(4096)).max(50).optional(),
 });
 export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
 
@@ -110,6 +114,8 @@ export const Worker = z.object({
   linesAdded: z.number().int().nullable(),
   linesRemoved: z.number().int().nullable(),
   prUrl: z.string().nullable(),
+  /** Whether the run's tools ran in the agent's sandbox; null when the agent did not say (older agents). */
+  sandboxed: z.boolean().nullable(),
   lastEventSeq: z.number().int(),
   createdAt: Timestamp,
   startedAt: Timestamp.nullable(),

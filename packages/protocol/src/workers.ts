@@ -35,6 +35,8 @@ export const ClaimBody = z.object({
   waitSeconds: z.number().min(0).max(30).optional(),
   /** Ask for no task in this list (tasks the agent has just failed). */
   excludeTaskIds: z.array(Id).max(1000).optional(),
+  /** Whether the agent runs tasks' tools in its sandbox (`--no-sandbox` says false). */
+  sandboxed: z.boolean().optional(),
 });
 export type ClaimBody = z.input<typeof ClaimBody>;
 
@@ -83,6 +85,8 @@ export const workerReport = {
   linesAdded: Count.nullable(),
   linesRemoved: Count.nullable(),
   prUrl: z.string().max(limits.url).nullable(),
+  /** Whether the agent runs this worker's tools in its sandbox (sent with the first PATCH). */
+  sandboxed: z.boolean().nullable(),
 };
 export type WorkerReportField = keyof typeof workerReport;
 export const workerReportFields = Object.keys(workerReport) as WorkerReportField[];

@@ -13,12 +13,14 @@ import { healthRoutes } from './http/routes/health.ts';
 import { installScriptRoutes } from './http/routes/install-script.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
+import { sessionRoutes } from './http/routes/session.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
 import { usageRoutes } from './http/routes/usage.ts';
 import { webhookRoutes } from './http/routes/webhooks.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
+import { serveDashboard } from './http/static.ts';
 
 /**
  * Builds the whole HTTP app without listening: `server.ts` binds it to a port; tests that need no socket call
@@ -48,6 +50,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', metricsRoutes());
   app.route('/', installScriptRoutes());
   app.route('/api', openapiRoute());
+  app.route('/api', sessionRoutes());
 
   app.use('/api/*', requireAuth);
   app.route('/api', accountRoutes());
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
   app.route('/api', usageRoutes());
+  app.use('*', serveDashboard());
 
   app.notFound((c) =>
     c.json(

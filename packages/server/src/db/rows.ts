@@ -167,6 +167,7 @@ export interface WorkerRow {
   lines_added: number | null;
   lines_removed: number | null;
   pr_url: string | null;
+  sandboxed: boolean | null;
   last_event_seq: number;
   created_at: Ts;
   started_at: Ts | null;
@@ -196,6 +197,7 @@ export const toWorker = (r: WorkerRow): Worker => ({
   linesAdded: r.lines_added,
   linesRemoved: r.lines_removed,
   prUrl: r.pr_url,
+  sandboxed: r.sandboxed,
   lastEventSeq: r.last_event_seq,
   createdAt: iso(r.created_at),
   startedAt: isoOrNull(r.started_at),

@@ -49,7 +49,8 @@ BEGIN
         files_changed = COALESCE(r.files_changed, w.files_changed),
         lines_added = COALESCE(r.lines_added, w.lines_added),
         lines_removed = COALESCE(r.lines_removed, w.lines_removed),
-        pr_url = COALESCE(r.pr_url, w.pr_url)
+        pr_url = COALESCE(r.pr_url, w.pr_url),
+        sandboxed = COALESCE(r.sandboxed, w.sandboxed)
         FROM cur, r WHERE w.id = cur.id AND cur.status IN ('claimed', 'running')
       RETURNING w.*),
     usage AS (

@@ -1,5 +1,8 @@
-import { liveWorkerStatuses } from '@buildd/protocol';
+import type { WorkerStatus } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
+
+/** Worker statuses that hold a lease. */
+export const liveWorkerStatuses: readonly WorkerStatus[] = ['claimed', 'running'];
 
 export interface QueueFigures {
   tasksByStatus: Record<string, number>;

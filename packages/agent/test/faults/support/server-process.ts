@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SpawnedServer, spawnServer } from '../../../../../bench/spawn-server.ts';
 import type { Engine } from '../../../../server/test/support/engines.ts';
+import { postgresProcessesIn } from '../../../../server/test/support/leaks.ts';
 import { createScratchDatabase, type ScratchDatabase } from './postgres-db.ts';
 
 /** A server process and the data it keeps between its lives. */
@@ -59,7 +60,10 @@ export async function startServerProcess(engine: Engine, flags: string[] = []): 
     },
     async close() {
       open.delete(handle);
-      await server?.stop('SIGKILL');
+      // SIGTERM: the server stops its embedded PostgreSQL. After a kill (SIGKILL) the postmaster it left is
+      // orphaned: stop that one too, or it would outlive the test.
+      await server?.stop('SIGTERM');
+      await stopOrphanedPostgres(join(dir, 'data'));
       await database?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -72,6 +76,24 @@ export async function startServerProcess(engine: Engine, flags: string[] = []): 
     throw error;
   }
   return handle;
+}
+
+/** Stops a postmaster still running on `dataDir` (SIGINT: PostgreSQL's fast shutdown) and waits for it. */
+async function stopOrphanedPostgres(dataDir: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const pids = postgresProcessesIn(dataDir);
+    if (pids.length === 0) return;
+    if (i % 50 === 0) {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, i === 0 ? 'SIGINT' : 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Closes every server process still open (for afterEach). */

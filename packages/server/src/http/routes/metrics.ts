@@ -1,6 +1,6 @@
-import { liveWorkerStatuses, taskStatuses } from '@buildd/protocol';
+import { taskStatuses } from '@buildd/protocol';
 import { Hono } from 'hono';
-import { readQueueFigures } from '../../store/metrics.ts';
+import { liveWorkerStatuses, readQueueFigures } from '../../store/metrics.ts';
 import type { AppEnv } from '../context.ts';
 
 /**

@@ -1,14 +1,6 @@
 import { CreateTaskBody, ListTasksQuery, PageQuery, UpdateTaskBody } from '@buildd/protocol';
 import { Hono } from 'hono';
-import {
-  type TaskRow,
-  taskColumns,
-  toTask,
-  toWorker,
-  toWorkerEvent,
-  type WorkerEventRow,
-} from '../../db/rows.ts';
-import { ApiError } from '../../errors.ts';
+import { toTask, toWorker, toWorkerEvent } from '../../db/rows.ts';
 import { dispatchToActionRunner } from '../../github/dispatch-task.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { Queryable } from '../../db/index.ts';
 import { retryTransient } from '../../db/retry.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
-import { ApiError, notFound } from '../../errors.ts';
+import { ApiError } from '../../errors.ts';
 import { observeClaim } from '../../metrics/registry.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
