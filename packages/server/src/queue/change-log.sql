@@ -1,4 +1,4 @@
--- The change log's writers (table: migrations/005_change_log.sql). Triggers, so that every writer of a task
+-- The change log's writers (table: migrations/007_change_log.sql). Triggers, so that every writer of a task
 -- (the claim, a PATCH, the reaper, cancel, retry, an edit) records its change in its own transaction without
 -- knowing about feeds.
 --

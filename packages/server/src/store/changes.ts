@@ -2,7 +2,7 @@ import type { Queryable } from '../db/index.ts';
 import type { TaskRow, WorkerEventRow } from '../db/rows.ts';
 import { taskColumns } from '../db/rows.ts';
 
-/** A position in the change log: the writing transaction and the row (migrations/005_change_log.sql). */
+/** A position in the change log: the writing transaction and the row (migrations/007_change_log.sql). */
 export interface ChangePosition {
   tx: string;
   id: string;
