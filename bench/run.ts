@@ -34,3 +34,11 @@ if (!only || only === 'agent') {
   for (const line of agentLines(await benchAgent(Number(process.env.BENCH_AGENT_TASKS ?? 10))))
     console.log(line);
 }
+
+if (!only || only === 'live') {
+  console.log(
+    '# live: push dispatch (created → claimed by an idle agent) and SSE viewers of one task (PostgreSQL)',
+  );
+  const { benchLive } = await import('./live.ts');
+  for (const line of await benchLive()) console.log(line);
+}

@@ -7,4 +7,5 @@ export * from './requests.ts';
 export * from './session.ts';
 export * from './usage.ts';
 export * from './version.ts';
+export * from './webhooks.ts';
 export * from './workers.ts';

@@ -7,14 +7,21 @@ import type { Db } from './db/index.ts';
 import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
+import { type LiveSettings, startLive } from './events/live.ts';
+import { defaultWebhookSettings, WebhookSender, type WebhookSettings } from './events/webhook-sender.ts';
 import { createGitHubClient, type GitHubSettings } from './github/client.ts';
 import type { AppDeps } from './http/context.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
+import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
+import { pruneChanges } from './store/changes.ts';
 
 /** How long an idle keep-alive connection stays open on the server's side. */
 export const keepAliveSeconds = 65;
+
+/** How long the change log keeps a row: a feed client away for longer resumes from the oldest kept. */
+export const changeRetentionSeconds = 7 * 24 * 3600;
 
 export interface RunningServer {
   url: string;
@@ -38,6 +45,10 @@ export interface StartOptions {
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
+  /** Streams' limits and the shared reader's poll (defaults in events/live.ts). */
+  live?: Partial<LiveSettings>;
+  /** Webhook delivery settings; private targets are allowed with BUILDD_WEBHOOK_ALLOW_PRIVATE=1. */
+  webhooks?: Partial<WebhookSettings>;
   github?: GitHubSettings | undefined;
   artifactLimits?: AppDeps['artifactLimits'];
 }
@@ -48,9 +59,21 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await extendLiveLeases(opts.db, opts.leaseSeconds);
   const bus = new Bus(opts.db);
   await bus.start();
+  const live = await startLive(opts.db, bus, opts.live, (err) =>
+    opts.log.warn({ err: (err as Error).message }, 'reading changes failed; the next hint or poll retries'),
+  );
+  const webhooks: WebhookSettings = {
+    ...defaultWebhookSettings,
+    allowPrivate: process.env.BUILDD_WEBHOOK_ALLOW_PRIVATE === '1',
+    ...opts.webhooks,
+  };
+  const webhookSender = new WebhookSender(opts.db, bus, webhooks, opts.log);
   const deps: AppDeps = {
     db: opts.db,
     bus,
+    live,
+    webhooks,
+    webhookSender,
     log: opts.log,
     leaseSeconds: opts.leaseSeconds,
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
@@ -63,6 +86,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const app = createApp(deps);
   const reap = async () => {
     const result = await reapExpiredWorkers(opts.db);
+    await markSilentAgentsOffline(opts.db, deps.agentOfflineSeconds);
+    await pruneChanges(opts.db, changeRetentionSeconds);
     if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
     if (result.requeued > 0) await bus.publish('buildd_tasks');
     return result;
@@ -78,7 +103,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // sockets far shorter than this.
   server.keepAliveTimeout = keepAliveSeconds * 1000;
   server.headersTimeout = (keepAliveSeconds + 5) * 1000;
-  const channel = new AgentChannel(opts.db, bus);
+  const channel = new AgentChannel(opts.db, bus, live.guard);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -101,6 +126,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     async close() {
       clearInterval(timer);
       channel.close();
+      await live.stop();
+      await webhookSender.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Long polls and streams would hold close() open; end them.

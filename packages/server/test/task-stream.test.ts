@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { makeAccount } from './support/api.ts';
 import { testEngines } from './support/engines.ts';
 import { useTestServer } from './support/setup.ts';
+import { openSse } from './support/sse.ts';
 
 interface SseEvent {
   id?: string;
@@ -65,5 +66,40 @@ describe.each(await testEngines())('task progress stream on %s', (engine) => {
     });
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe('not_found');
+  });
+});
+
+describe.each(await testEngines())('viewers share one reader on %s', (engine) => {
+  const t = useTestServer({ engine, live: { pollMs: 60_000 } });
+
+  it('many viewers of one task cost the same reads as one, and each gets every event once', async () => {
+    await t.admin.post('/api/workspaces', { name: 'many' });
+    const task = await t.admin.post('/api/tasks', { workspaceId: 'many', title: 't', prompt: 'p' });
+    const agent = await makeAccount(t.admin, t.url, { type: 'service' });
+    const w = (await agent.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'a' }))
+      .body.workers[0];
+    const viewers = await Promise.all(
+      Array.from({ length: 30 }, () => openSse(`${t.url}/api/tasks/${task.body.id}/stream`, t.adminKey)),
+    );
+    await Promise.all(viewers.map((v) => v.until('the task', (e) => e.some((x) => x.event === 'task'))));
+    const reader = t.server.deps.live.reader;
+    // Let the joins' own catch-up reads settle before counting.
+    await new Promise((r) => setTimeout(r, 200));
+    const before = reader.rounds;
+    const at = new Date().toISOString();
+    for (let batch = 0; batch < 5; batch++) {
+      await agent.api.post(`/api/workers/${w.id}/events`, {
+        events: [0, 1, 2, 3].map((i) => ({ seq: batch * 4 + i, type: 'assistant_text', at, data: { i } })),
+      });
+    }
+    await agent.api.patch(`/api/workers/${w.id}`, { status: 'completed', summary: 'done' });
+    await Promise.all(viewers.map((v) => v.ended));
+    for (const v of viewers) {
+      expect(v.of('progress').map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(v.of('task').at(-1).status).toBe('completed');
+    }
+    // Five event batches and two task changes: a handful of shared reads, fewer than one per viewer (polling
+    // streams made one each every 500 ms, two queries each).
+    expect(reader.rounds - before).toBeLessThan(viewers.length);
   });
 });

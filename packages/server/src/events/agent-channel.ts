@@ -7,6 +7,7 @@ import { apiKeyPattern, hashApiKey } from '../ids.ts';
 import { findAccountByKeyHash } from '../store/api-keys.ts';
 import { workerHolder } from '../store/workers.ts';
 import type { Bus } from './bus.ts';
+import type { StreamGuard } from './stream-guard.ts';
 
 interface Connection {
   socket: WebSocket;
@@ -31,6 +32,7 @@ export class AgentChannel {
   constructor(
     private readonly db: Db,
     bus: Bus,
+    private readonly guard: StreamGuard,
   ) {
     this.offs.push(bus.on('buildd_tasks', () => this.hintAll()));
     this.offs.push(bus.on('buildd_cancel', (workerId) => void this.cancel(workerId)));
@@ -50,13 +52,23 @@ export class AgentChannel {
     if (!key || !apiKeyPattern.test(key)) return refuse(401, 'Unauthorized');
     const found = await findAccountByKeyHash(this.db, hashApiKey(key)).catch(() => undefined);
     const accountId = found?.id;
-    if (!accountId) return refuse(401, 'Unauthorized');
+    if (!found || !accountId) return refuse(401, 'Unauthorized');
+    const keyId = found.key_id;
     const agentId = new URL(req.url ?? '/', 'http://x').searchParams.get('agentId') ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const conn: Connection = { socket: ws, accountId, agentId, lastHint: 0 };
       this.connections.add(conn);
-      ws.on('close', () => this.connections.delete(conn));
-      ws.on('error', () => this.connections.delete(conn));
+      // A revoked key loses its channel within the guard's re-check (the key cache's lifetime).
+      const unwatch = this.guard.watch({
+        keyId,
+        close: (reason) => ws.close(reason === 'shutdown' ? 1001 : 1008, `key ${reason}`),
+      });
+      const gone = () => {
+        this.connections.delete(conn);
+        unwatch();
+      };
+      ws.on('close', gone);
+      ws.on('error', gone);
       // Agents only listen; anything they send is ignored.
       this.send(conn, { type: 'hello', agentId });
     });

@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../db/index.ts';
 
 /** Channels carried between server replicas by LISTEN/NOTIFY. */
-export type BusChannel = 'buildd_tasks' | 'buildd_cancel';
+export type BusChannel = 'buildd_tasks' | 'buildd_cancel' | 'buildd_changes' | 'buildd_events';
+
+/** Every channel; `buildd_changes` and `buildd_events` are sent by triggers (src/queue/change-log.sql). */
+const channels: BusChannel[] = ['buildd_tasks', 'buildd_cancel', 'buildd_changes', 'buildd_events'];
 
 /**
  * Wake-ups between requests and across replicas. A message is a hint (tasks may be claimable, a worker
@@ -18,7 +21,7 @@ export class Bus {
 
   /** Subscribes this process to the database channels. */
   async start(): Promise<void> {
-    for (const channel of ['buildd_tasks', 'buildd_cancel'] as const) {
+    for (const channel of channels) {
       this.stops.push(await this.db.listen(channel, (payload) => this.local.emit(channel, payload)));
     }
   }

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import type { Live } from '../events/live.ts';
+import type { WebhookSender, WebhookSettings } from '../events/webhook-sender.ts';
 import type { GitHubClient } from '../github/client.ts';
 import type { Metrics } from '../metrics/registry.ts';
 
@@ -9,6 +11,11 @@ import type { Metrics } from '../metrics/registry.ts';
 export interface AppDeps {
   db: Db;
   bus: Bus;
+  /** The shared reader of changes and progress, and the guard of open streams and channels. */
+  live: Live;
+  webhooks: Pick<WebhookSettings, 'allowPrivate'>;
+  /** This process's webhook sender (absent in an app built without one). */
+  webhookSender?: WebhookSender;
   log: Logger;
   leaseSeconds: number;
   /** The lease of a worker claimed by an older agent (no agentId), which renews only with its progress. */

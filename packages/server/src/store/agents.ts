@@ -36,7 +36,7 @@ export async function recordAgent(
     `INSERT INTO agents (account_id, id, name, host, version, capabilities, max_tasks, workspace_ids, last_seen_at)
      VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], now())
      ON CONFLICT (account_id, id) DO UPDATE SET name = $3, host = $4, version = $5, capabilities = $6::text[],
-       max_tasks = $7, workspace_ids = $8::text[], last_seen_at = now()`,
+       max_tasks = $7, workspace_ids = $8::text[], last_seen_at = now(), online = true`,
     [
       accountId,
       body.agentId,
@@ -53,7 +53,7 @@ export async function recordAgent(
 /** The caller's agents (everyone's for an admin), most recently seen first; `online` if seen lately. */
 export async function listAgents(db: Queryable, caller: Caller, offlineSeconds: number): Promise<AgentRow[]> {
   return db.query<AgentRow>(
-    `SELECT *, last_seen_at > now() - make_interval(secs => $3) AS online FROM agents
+    `SELECT *, online AND last_seen_at > now() - make_interval(secs => $3) AS online FROM agents
       WHERE $1::boolean OR account_id = $2 ORDER BY last_seen_at DESC LIMIT 500`,
     [isAdmin(caller), caller.id, offlineSeconds],
   );

@@ -4,6 +4,8 @@ import { ensureAdmin } from '../../src/bootstrap.ts';
 import { migrate } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/types.ts';
 import { Bus } from '../../src/events/bus.ts';
+import { type LiveSettings, startLive } from '../../src/events/live.ts';
+import type { WebhookSettings } from '../../src/events/webhook-sender.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { createMetrics } from '../../src/metrics/registry.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
@@ -33,6 +35,10 @@ export interface TestServerOptions {
   renewSeconds?: number;
   reapIntervalSeconds?: number;
   db?: Db;
+  /** Streams' limits and the shared reader's poll. */
+  live?: Partial<LiveSettings>;
+  /** Webhook delivery settings (tests allow loopback targets unless they say otherwise). */
+  webhooks?: Partial<WebhookSettings>;
   /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
   inProcess?: boolean;
   artifactLimits?: { artifactBytes: number; taskBytes: number };
@@ -56,6 +62,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
     artifactLimits: opts.artifactLimits,
+    live: opts.live,
+    webhooks: { allowPrivate: true, ...opts.webhooks },
   };
   const running = opts.inProcess
     ? await startInProcess(settings)
@@ -96,13 +104,17 @@ async function startInProcess(s: {
   legacyLeaseSeconds: number | undefined;
   renewSeconds: number;
   artifactLimits: TestServerOptions['artifactLimits'];
+  live: Partial<LiveSettings> | undefined;
 }): Promise<Pick<RunningServer, 'url' | 'reap' | 'close'>> {
   await migrate(s.db);
   const bus = new Bus(s.db);
   await bus.start();
+  const live = await startLive(s.db, bus, s.live);
   const app = createApp({
     db: s.db,
     bus,
+    live,
+    webhooks: { allowPrivate: true },
     log: s.log,
     leaseSeconds: s.leaseSeconds,
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
@@ -122,6 +134,7 @@ async function startInProcess(s: {
     },
     async close() {
       inProcessApps.delete(url);
+      await live.stop();
       await bus.stop();
     },
   };

@@ -147,6 +147,39 @@ const operations: Op[] = [
   },
   { method: 'get', path: '/api/workers/{id}', summary: 'One worker (holder or admin)', answer: p.Worker },
   { method: 'get', path: '/api/agents', summary: 'Running agents', answer: list(p.Agent) },
+  {
+    method: 'get',
+    path: '/api/stream',
+    summary:
+      'Everything you may see as Server-Sent Events: task and agent changes (?workspaceId=, Last-Event-ID)',
+  },
+  {
+    method: 'post',
+    path: '/api/workspaces/{id}/webhooks',
+    summary: 'Add a webhook (admin; the secret is never returned)',
+    body: p.CreateWebhookBody,
+    answer: p.Webhook,
+    status: 201,
+  },
+  {
+    method: 'get',
+    path: '/api/workspaces/{id}/webhooks',
+    summary: "A workspace's webhooks (admin)",
+    answer: list(p.Webhook),
+  },
+  { method: 'delete', path: '/api/webhooks/{id}', summary: 'Delete a webhook (admin)', answer: p.Webhook },
+  {
+    method: 'get',
+    path: '/api/webhooks/{id}/deliveries',
+    summary: 'Deliveries and every attempt (admin)',
+    answer: list(p.WebhookDelivery),
+  },
+  {
+    method: 'post',
+    path: '/api/webhooks/{id}/test',
+    summary: 'Send a test (ping) event (admin)',
+    status: 202,
+  },
 ];
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
