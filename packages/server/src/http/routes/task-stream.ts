@@ -4,6 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { toTask, toWorkerEvent } from '../../db/rows.ts';
 import { eventsOfTask, findVisibleTask, readTask } from '../../store/tasks.ts';
 import type { AppEnv } from '../context.ts';
+import { cursorNumber } from '../paging.ts';
 
 const pollMs = 500;
 
@@ -18,8 +19,11 @@ export function taskStreamRoutes() {
   r.get('/tasks/:id/stream', async (c) => {
     const { db } = c.var.deps;
     const task = await findVisibleTask(db, c.var.account, c.req.param('id'));
-    const start = c.req.header('last-event-id') ?? c.req.query('after') ?? '0';
-    let after = /^\d+$/.test(start) ? Number(start) : 0;
+    const lastEventId = c.req.header('last-event-id');
+    let after =
+      (lastEventId !== undefined
+        ? cursorNumber(lastEventId, 'Last-Event-ID')
+        : cursorNumber(c.req.query('after'), 'after')) ?? 0;
     return streamSSE(c, async (stream) => {
       let lastState = '';
       let aborted = false;

@@ -14,9 +14,7 @@ import {
 } from '../../store/tasks.ts';
 import { readJson, readQuery } from '../body.ts';
 import type { AppEnv } from '../context.ts';
-import { pageOf } from '../paging.ts';
-
-const numberOrNull = (s: string | undefined) => (s && /^\d+$/.test(s) ? Number(s) : null);
+import { cursorNumber, pageOf } from '../paging.ts';
 
 /** Tasks: create, list, read with workers and events, change while pending, cancel, retry. */
 export function taskRoutes() {
@@ -41,7 +39,7 @@ export function taskRoutes() {
     const me = c.var.account;
     const workspaceId = q.workspaceId ? (await findVisibleWorkspace(db, me, q.workspaceId)).id : null;
     const limit = q.limit ?? 50;
-    const filter = { workspaceId, status: q.status ?? null, beforeSeq: numberOrNull(q.cursor) };
+    const filter = { workspaceId, status: q.status ?? null, beforeSeq: cursorNumber(q.cursor, 'cursor') };
     const rows = await listTasks(db, me, filter, limit);
     return c.json(pageOf(rows, limit, toTask, (t) => t.seq));
   });
@@ -89,7 +87,12 @@ export function taskRoutes() {
     const { db } = c.var.deps;
     const task = await findVisibleTask(db, c.var.account, c.req.param('id'));
     const limit = q.limit ?? 200;
-    const rows = await eventsOfTask(db, task.id, numberOrNull(q.after ?? q.cursor) ?? 0, limit + 1);
+    const rows = await eventsOfTask(
+      db,
+      task.id,
+      cursorNumber(q.after ?? q.cursor, q.after ? 'after' : 'cursor') ?? 0,
+      limit + 1,
+    );
     return c.json(pageOf(rows, limit, toWorkerEvent, (e) => e.id));
   });
 
