@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { toTask, toWorker, toWorkerEvent } from '../../db/rows.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';
-import { assertCanCreate, findVisibleWorkspace } from '../../store/access.ts';
+import { assertCanChange, assertCanCreate, findVisibleWorkspace } from '../../store/access.ts';
 import {
   eventsOfTask,
   findVisibleTask,
@@ -56,6 +56,7 @@ export function taskRoutes() {
     const { db, bus } = c.var.deps;
     const me = c.var.account;
     const task = await findVisibleTask(db, me, c.req.param('id'));
+    assertCanChange(me, task, 'edit');
     assertCanCreate(await findVisibleWorkspace(db, me, task.workspace_id));
     const updated = await updatePendingTask(db, task, body);
     await bus.publish('buildd_tasks');
@@ -66,8 +67,8 @@ export function taskRoutes() {
     const { db, bus } = c.var.deps;
     const me = c.var.account;
     const found = await findVisibleTask(db, me, c.req.param('id'));
-    assertCanCreate(await findVisibleWorkspace(db, me, found.workspace_id));
-    const { liveWorkerIds } = await db.transaction((tx) => cancelTask(tx, found.id));
+    assertCanChange(me, found, 'cancel');
+    const { liveWorkerIds } = await db.transaction((tx) => cancelTask(tx, found.id, me.id));
     for (const id of liveWorkerIds) await bus.publish('buildd_cancel', id);
     return c.json(toTask(await findVisibleTask(db, me, found.id)));
   });
@@ -76,8 +77,9 @@ export function taskRoutes() {
     const { db, bus } = c.var.deps;
     const me = c.var.account;
     const found = await findVisibleTask(db, me, c.req.param('id'));
+    assertCanChange(me, found, 'retry');
     assertCanCreate(await findVisibleWorkspace(db, me, found.workspace_id));
-    await db.transaction((tx) => retryTask(tx, found.id));
+    await db.transaction((tx) => retryTask(tx, found.id, me.id));
     await bus.publish('buildd_tasks', found.workspace_id);
     return c.json(toTask(await findVisibleTask(db, me, found.id)));
   });
