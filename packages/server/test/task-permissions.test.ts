@@ -67,4 +67,26 @@ describe.each(await testEngines())('who may change a task, on %s', (engine) => {
     expect(byAdmin.body).toMatchObject({ status: 'cancelled', cancelledBy: me.body.account.id });
     expect((await other.api.get(`/api/tasks/${mine.body.id}`)).body.cancelledBy).toBe(me.body.account.id);
   });
+
+  it('claim diagnostics answer the same for a restricted workspace one may not use as for a missing one', async () => {
+    const hidden = await t.admin.post('/api/workspaces', { name: 'secret-project', access: 'restricted' });
+    await t.admin.post('/api/tasks', { workspaceId: 'secret-project', title: 's', prompt: 'p' });
+    const member = await makeAccount(t.admin, t.url, { level: 'member' });
+    const claim = async (workspaceIds: string[]) => {
+      const res = await member.api.post('/api/workers/claim', { maxTasks: 1, workspaceIds, agentId: 'a' });
+      expect(res.status).toBe(200);
+      expect(res.body.workers).toEqual([]);
+      return res.body.diagnostics;
+    };
+    for (const [real, missing] of [
+      ['secret-project', 'no-such-project'],
+      [hidden.body.id, 'ws-doesnotexist1'],
+    ]) {
+      const a = await claim([real!]);
+      const b = await claim([missing!]);
+      expect(a.reason).toBe('no_workspaces');
+      expect(b.reason).toBe(a.reason);
+      expect(b.message.replace(missing!, 'X')).toBe(a.message.replace(real!, 'X'));
+    }
+  });
 });
