@@ -14,6 +14,7 @@ export const errorCodes = [
   'concurrency_limit',
   'session_limit',
   'cost_limit',
+  'rate_limited',
   'unavailable',
   'internal',
 ] as const;
@@ -33,6 +34,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   concurrency_limit: 429,
   session_limit: 429,
   cost_limit: 429,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 };

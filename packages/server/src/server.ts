@@ -36,6 +36,7 @@ export interface StartOptions {
   renewSeconds: number;
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
+  eventLimits?: AppDeps['eventLimits'];
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -52,6 +53,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
+    eventLimits: opts.eventLimits,
   };
   const app = createApp(deps);
   const reap = async () => {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import type { EventLimits, EventRateLimiter } from '../queue/event-limits.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -13,6 +14,8 @@ export interface AppDeps {
   legacyLeaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
+  /** Per-worker caps on events (defaults in queue/event-limits.ts). */
+  eventLimits?: Partial<EventLimits>;
 }
 
 /** Hono environment: the deps and, after auth, the calling account (`c.var.account`). */

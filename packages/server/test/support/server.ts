@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/types.ts';
 import { Bus } from '../../src/events/bus.ts';
 import { newApiKey } from '../../src/ids.ts';
+import type { EventLimits } from '../../src/queue/event-limits.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { inProcessApps } from './api.ts';
@@ -34,6 +35,8 @@ export interface TestServerOptions {
   db?: Db;
   /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
   inProcess?: boolean;
+  /** Per-worker event caps (small ones make the limits quick to reach). */
+  eventLimits?: Partial<EventLimits>;
 }
 
 let inProcessCount = 0;
@@ -53,6 +56,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     leaseSeconds,
     legacyLeaseSeconds: opts.legacyLeaseSeconds,
     renewSeconds: opts.renewSeconds ?? Math.max(1, Math.floor(leaseSeconds / 4)),
+    eventLimits: opts.eventLimits,
   };
   const running = opts.inProcess
     ? await startInProcess(settings)
@@ -92,6 +96,7 @@ async function startInProcess(s: {
   leaseSeconds: number;
   legacyLeaseSeconds: number | undefined;
   renewSeconds: number;
+  eventLimits: Partial<EventLimits> | undefined;
 }): Promise<Pick<RunningServer, 'url' | 'reap' | 'close'>> {
   await migrate(s.db);
   const bus = new Bus(s.db);
@@ -104,6 +109,7 @@ async function startInProcess(s: {
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
     renewSeconds: s.renewSeconds,
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
+    eventLimits: s.eventLimits,
   });
   const url = `http://in-process-${++inProcessCount}.test`;
   inProcessApps.set(url, (request) => app.fetch(request));
