@@ -104,4 +104,23 @@ describe.each(await testEngines())('writes to a worker on %s', (engine) => {
     expectApiError(late, 409, 'worker_not_live');
     expect(late.body.error.message).toContain('ended more than 300 s ago');
   });
+
+  it('keeps at most 100 agents per account and drops those gone for a week', async () => {
+    const svc = await makeAccount(t.admin, t.url, { type: 'service' });
+    await t.db.query(
+      `INSERT INTO agents (account_id, id, name, last_seen_at) VALUES ($1, 'gone', 'gone', now() - interval '8 days')`,
+      [svc.id],
+    );
+    for (let i = 0; i < 110; i++) {
+      const claim = await svc.api.post('/api/workers/claim', { maxTasks: 1, agentId: `agent-${i}` });
+      expect(claim.status).toBe(200);
+    }
+    const rows = await t.db.query<{ id: string }>('SELECT id FROM agents WHERE account_id = $1', [svc.id]);
+    expect(rows.length).toBe(100);
+    const ids = new Set(rows.map((r) => r.id));
+    expect(ids.has('gone')).toBe(false);
+    expect(ids.has('agent-109')).toBe(true);
+    const listed = await svc.api.get('/api/agents');
+    expect(listed.body.items).toHaveLength(100);
+  });
 });
