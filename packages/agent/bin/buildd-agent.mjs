@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly: the agent is not compiled ahead of time.
+// Development launcher: runs the TypeScript sources through tsx (tests use it).
+// The installed `buildd-agent` command is the built dist/buildd-agent.mjs (`npm run build`).
 import { register } from 'tsx/esm/api';
 
 register();

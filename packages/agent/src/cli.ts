@@ -1,5 +1,5 @@
 import { startAgent } from './agent.ts';
-import { ConfigError, configFilePath, defaults, loadConfig, readConfigFile } from './config.ts';
+import { ConfigError, configFilePath, defaults, loadConfig, readConfigFile } from './config/agent-config.ts';
 import { agentVersion } from './version.ts';
 
 const help = `buildd-agent ${agentVersion} — claims buildd tasks and runs Claude on them locally
@@ -20,6 +20,11 @@ Options (flag / environment variable / default):
   --grace-period=SEC    BUILDD_GRACE_PERIOD    ${defaults.gracePeriodSeconds} (how long running tasks may finish on shutdown)
   --auth=oauth|api      BUILDD_CLAUDE_AUTH     oauth when both Claude credentials are set
   --log-level=LEVEL     BUILDD_LOG_LEVEL       ${defaults.logLevel} (debug, info, warn, error)
+  --log-format=FORMAT   BUILDD_LOG_FORMAT      pretty on a terminal, json otherwise (json, pretty)
+  --health-port=PORT    BUILDD_HEALTH_PORT     none; serves GET /health (JSON, 503 when unhealthy) on 127.0.0.1
+  --no-sandbox                                 run tasks' tools WITHOUT the sandbox (bubblewrap); logged,
+                                               and each worker is reported as unsandboxed
+                        BUILDD_SECRET_ENV      names of variables whose values are secrets (redacted, hidden from tasks)
   -h, --help            this text
   -V, --version         the version
 

@@ -1,14 +1,27 @@
+/**
+ * The agent's log: pino, JSON lines by default, pino-pretty's coloured human-readable lines on a
+ * terminal (or with `--log-format=pretty`). Both show the same fields; secrets are replaced before
+ * either sees them.
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import pretty from 'pino-pretty';
+import { createRedactor } from './redact.ts';
+
 /** Log levels in increasing order of importance. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** How log lines look: `json` (one object per line) or `pretty` (for people at a terminal). */
+export type LogFormat = 'json' | 'pretty';
 
 /** The one logging signature the agent uses everywhere (and hands to `runTask`). */
 export type Log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
-const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
 /** Options of `createLogger`. */
 export interface LoggerOptions {
   level?: LogLevel;
+  /** Default: `pretty` when stderr is a terminal, `json` otherwise. */
+  format?: LogFormat;
   /** Where lines go; stderr by default so stdout stays free for anything a caller pipes. */
   write?: (line: string) => void;
   /**
@@ -20,27 +33,46 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
-function formatValue(value: unknown): string {
-  if (value instanceof Error) return formatValue(value.message);
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  if (text === undefined) return '""';
-  return /^[\w.:/@+-]+$/.test(text) ? text : JSON.stringify(text);
+/** An Error as the sentence it carries (pino would print `{}` for an Error under another key than `err`). */
+function plain(value: unknown): unknown {
+  return value instanceof Error ? value.message : value;
 }
 
-/** A small logfmt logger: one line per event, `time level msg key=value…`. */
+/** The logger of an agent. */
 export function createLogger(options: LoggerOptions = {}): Log {
-  const min = order[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
-  // Short values would redact ordinary words; real credentials are long.
-  const secrets = (options.secrets ?? []).filter((s) => s.length >= 8);
+  const redact = createRedactor(options.secrets ?? []);
+  const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  const write = options.write;
+  const destination = write
+    ? new Writable({
+        write(chunk, _encoding, done) {
+          write(String(chunk));
+          done();
+        },
+      })
+    : process.stderr;
+  const stream =
+    format === 'pretty'
+      ? pretty({
+          destination,
+          colorize: write ? false : process.stderr.isTTY,
+          sync: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        })
+      : destination;
+  const logger = pino(
+    {
+      level: options.level ?? 'info',
+      base: redact(options.base ?? {}),
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
   return (level, msg, fields) => {
-    if (order[level] < min) return;
-    let line = `${new Date().toISOString()} level=${level} msg=${formatValue(msg)}`;
-    for (const [key, value] of Object.entries({ ...options.base, ...fields })) {
-      if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
-    }
-    for (const secret of secrets) line = line.replaceAll(secret, '[redacted]');
-    write(`${line}\n`);
+    const safe = fields ? Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, plain(v)])) : {};
+    logger[level](redact(safe), redact(msg));
   };
 }
 

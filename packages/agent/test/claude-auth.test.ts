@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClaudeAuthError, credentialPrefix, detectClaudeAuth } from '../src/claude-auth.ts';
+import { ClaudeAuthError, credentialPrefix, detectClaudeAuth } from '../src/config/claude-auth.ts';
 import { createLogger } from '../src/log.ts';
 
 const oauth = 'sk-ant-oat01-FAKE-oauth-token-0123456789abcdef';
@@ -88,20 +88,52 @@ describe('detectClaudeAuth', () => {
 });
 
 describe('createLogger', () => {
-  it('never writes a secret, even inside an error message', () => {
-    const lines: string[] = [];
-    const log = createLogger({
-      write: (l) => lines.push(l),
-      secrets: [apiKey, 'buildd_user_secret_key_value'],
+  it.each(['json', 'pretty'] as const)(
+    'never writes a secret in %s lines, even inside an error message',
+    (format) => {
+      const lines: string[] = [];
+      const log = createLogger({
+        format,
+        write: (l) => lines.push(l),
+        secrets: [apiKey, 'buildd_user_secret_key_value'],
+      });
+      log('error', 'request failed', {
+        error: new Error(`bad key ${apiKey}`),
+        key: 'buildd_user_secret_key_value',
+      });
+      const text = lines.join('');
+      expect(text).toContain('request failed');
+      expect(text).toContain('[redacted]');
+      expect(text).not.toContain(apiKey);
+      expect(text).not.toContain('buildd_user_secret_key_value');
+    },
+  );
+
+  it('writes the same fields as JSON lines and as pretty lines', () => {
+    const json: string[] = [];
+    const human: string[] = [];
+    for (const [format, out] of [
+      ['json', json],
+      ['pretty', human],
+    ] as const) {
+      const log = createLogger({ format, write: (l) => out.push(l), base: { agent: 'agent-1' } });
+      log('warn', 'claims paused by a limit', { limit: 'cost_limit', retryAfterSeconds: 30 });
+      log('debug', 'not shown at info');
+    }
+    expect(json).toHaveLength(1);
+    const line = JSON.parse(json[0] ?? '');
+    expect(line).toMatchObject({
+      level: 'warn',
+      msg: 'claims paused by a limit',
+      agent: 'agent-1',
+      limit: 'cost_limit',
+      retryAfterSeconds: 30,
     });
-    log('error', 'request failed', {
-      error: new Error(`bad key ${apiKey}`),
-      key: 'buildd_user_secret_key_value',
-    });
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('level=error');
-    expect(lines[0]).toContain('[redacted]');
-    expect(lines[0]).not.toContain(apiKey);
-    expect(lines[0]).not.toContain('buildd_user_secret_key_value');
+    expect(typeof line.time).toBe('string');
+    const text = human.join('');
+    expect(text).toMatch(/WARN.*claims paused by a limit/);
+    for (const field of ['agent: "agent-1"', 'limit: "cost_limit"', 'retryAfterSeconds: 30'])
+      expect(text).toContain(field);
+    expect(text).not.toContain('not shown');
   });
 });

@@ -2,21 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fakeApiKey, fakeOauthToken, waitFor } from './support/agent-harness.ts';
-import { type FakeBuildd, startFakeBuildd } from './support/fake-buildd.ts';
+import { useFakeBuildd } from './support/fake-buildd.ts';
 
 const bin = join(import.meta.dirname, '..', 'bin', 'buildd-agent.mjs');
-let fake: FakeBuildd;
+const buildd = useFakeBuildd();
 let child: ChildProcess | undefined;
-
-beforeEach(async () => {
-  fake = await startFakeBuildd();
-});
-afterEach(async () => {
+afterEach(() => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   child = undefined;
-  await fake.close();
 });
 
 /** Runs the CLI with a clean environment (temp HOME, no real credentials of this machine). */
@@ -64,24 +59,34 @@ describe('buildd-agent CLI', () => {
     const home = mkdtempSync(join(tmpdir(), 'buildd-cli-home-'));
     mkdirSync(join(home, '.buildd'));
     const apiKey = 'buildd_user_from_config_file_0123456789';
-    writeFileSync(join(home, '.buildd', 'config.json'), JSON.stringify({ server: fake.url, apiKey }));
+    writeFileSync(join(home, '.buildd', 'config.json'), JSON.stringify({ server: buildd.fake.url, apiKey }));
     const run = cli(['--poll-interval=0.2'], {
       HOME: home,
       CLAUDE_CODE_OAUTH_TOKEN: fakeOauthToken,
       ANTHROPIC_API_KEY: fakeApiKey,
     });
     await waitFor(
-      () => fake.requests.filter((r) => r.path === '/api/workers/claim').length >= 2,
+      () => buildd.fake.requests.filter((r) => r.path === '/api/workers/claim').length >= 2,
       15_000,
       'claims',
     );
-    expect(fake.requests[0]?.headers.authorization).toBe(`Bearer ${apiKey}`);
+    expect(buildd.fake.requests[0]?.headers.authorization).toBe(`Bearer ${apiKey}`);
     run.proc.kill('SIGTERM');
     expect(await run.exited).toBe(0);
 
     const log = run.out.stderr;
-    expect(log).toMatch(/level=info msg="buildd agent starting" .*claudeAuth=oauth/);
-    expect(log).toContain('credentialFrom=CLAUDE_CODE_OAUTH_TOKEN credentialPrefix="sk-ant-oat01');
+    // Not a terminal: JSON lines.
+    const starting = log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'buildd agent starting');
+    expect(starting).toMatchObject({
+      level: 'info',
+      claudeAuth: 'oauth',
+      credentialFrom: 'CLAUDE_CODE_OAUTH_TOKEN',
+    });
+    expect(starting.credentialPrefix).toMatch(/^sk-ant-oat01/);
     expect(log).toContain('SIGTERM');
     expect(log).toContain('buildd agent stopped');
     for (const secret of [fakeOauthToken, fakeApiKey, apiKey]) expect(log).not.toContain(secret);

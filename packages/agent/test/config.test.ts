@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type AgentConfig, ConfigError, loadConfig, readConfigFile } from '../src/config.ts';
+import {
+  type AgentConfig,
+  ConfigError,
+  configWithDefaults,
+  loadConfig,
+  readConfigFile,
+} from '../src/config/agent-config.ts';
 
 const baseEnv = { HOME: '/home/tester', CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-fake-oauth-token-for-tests' };
 
@@ -183,5 +189,17 @@ describe('readConfigFile', () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{ server: ');
     expect(() => readConfigFile(path)).toThrow(`${path} is not valid JSON`);
+  });
+});
+
+describe('configWithDefaults', () => {
+  it('takes given values as they are, and the rest from the environment and the defaults', () => {
+    const env = { ...baseEnv, BUILDD_MAX_TASKS: '7', BUILDD_MODEL: 'claude-haiku-4-5' };
+    // A value that looks like a flag must not be parsed as one (it was, when options became argv).
+    const config = configWithDefaults({ server: 'http://s:1', apiKey: '--not-a-flag', maxTasks: 1 }, env);
+    expect(config).toMatchObject({ server: 'http://s:1', apiKey: '--not-a-flag', maxTasks: 1 });
+    expect(config.model).toBe('claude-haiku-4-5');
+    expect(config.dataDir).toBe('/home/tester/.buildd/agent');
+    expect(config.claude.authType).toBe('oauth');
   });
 });

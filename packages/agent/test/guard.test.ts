@@ -2,14 +2,23 @@
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkToolUse, type GuardScope } from '../src/guard.ts';
+import { checkToolUse, type GuardScope } from '../src/run/guard.ts';
 import { tempDir } from './support/git-fixtures.ts';
 
 const root = tempDir('buildd-guard-');
 const worktree = join(root, 'wt');
 mkdirSync(join(worktree, 'src'), { recursive: true });
 symlinkSync('/etc', join(worktree, 'etc-link'));
-const scope: GuardScope = { worktree, branch: 'buildd/task-1' };
+// A dangling link: a Write through it creates a file outside the worktree.
+symlinkSync(join(root, 'outside', 'planted.sh'), join(worktree, 'dangling'));
+const dataDir = join(root, 'data');
+mkdirSync(join(dataDir, 'spool'), { recursive: true });
+const scope: GuardScope = {
+  worktree,
+  branch: 'buildd/task-1',
+  deniedReadPaths: [dataDir, '/root/.buildd'],
+  allowedDomains: ['registry.npmjs.org', '*.github.com'],
+};
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -38,6 +47,22 @@ describe('guard: Bash', () => {
     'git push origin :release',
     'git push --force',
     ':(){ :|:& };:',
+    // Cheap disguises of the same.
+    '/bin/rm -rf /',
+    '\\rm -rf /',
+    '"rm" -rf /',
+    'rm -rf /.',
+    'rm -rf //',
+    'rm -rf /usr/..',
+    'bash -c "rm -rf /"',
+    "sh -c 'cd /tmp && rm -rf ~'",
+    'bash -lc "git push -f origin main"',
+    'eval "rm -rf /"',
+    'echo $(rm -rf /)',
+    'git -c alias.p=push p -f origin main',
+    'git -c alias.p=push -C . p --force origin main',
+    "git -c 'alias.x=!rm -rf /' x",
+    'git -c core.pager=cat push --force origin main',
   ])('denies %s', (command) => {
     expect(bash(command)).toMatch(/^refused: /);
   });
@@ -78,9 +103,39 @@ describe('guard: file writes', () => {
     expect(checkToolUse('Edit', { file_path, old_string: 'a', new_string: 'b' }, scope)).not.toBeNull();
   });
 
-  it('checks NotebookEdit paths and leaves read-only tools alone', () => {
+  it('denies a Write through a dangling symlink that points outside', () => {
+    expect(checkToolUse('Write', { file_path: join(worktree, 'dangling'), content: 'x' }, scope)).toMatch(
+      /outside/,
+    );
+  });
+
+  it('checks NotebookEdit paths and leaves ordinary reads alone', () => {
     expect(checkToolUse('NotebookEdit', { notebook_path: '/tmp/x.ipynb' }, scope)).not.toBeNull();
     expect(checkToolUse('Read', { file_path: '/etc/hosts' }, scope)).toBeNull();
-    expect(checkToolUse('Grep', { pattern: 'x', path: '/' }, scope)).toBeNull();
+    expect(checkToolUse('Read', { file_path: join(worktree, 'src', 'a.ts') }, scope)).toBeNull();
+  });
+});
+
+describe('guard: file reads and fetches', () => {
+  it.each([
+    ['Read', { file_path: '/proc/self/environ' }],
+    ['Read', { file_path: '/proc/1/environ' }],
+    ['Read', { file_path: join(dataDir, 'spool', 'wrk-1.jsonl') }],
+    ['Read', { file_path: '/root/.buildd/config.json' }],
+    ['Grep', { pattern: 'buildd_', path: dataDir }],
+    ['Glob', { pattern: '**', path: join(dataDir, 'spool') }],
+  ])('denies %s of %j', (tool, input) => {
+    expect(checkToolUse(tool, input, scope)).toMatch(/not allowed/);
+  });
+
+  it('lets WebFetch reach only the allowed domains', () => {
+    expect(checkToolUse('WebFetch', { url: 'https://registry.npmjs.org/x', prompt: '' }, scope)).toBeNull();
+    expect(checkToolUse('WebFetch', { url: 'https://api.github.com/x', prompt: '' }, scope)).toBeNull();
+    expect(checkToolUse('WebFetch', { url: 'https://evil.example/x', prompt: '' }, scope)).toMatch(
+      /allowedDomains/,
+    );
+    expect(
+      checkToolUse('WebFetch', { url: 'https://evil.example/x' }, { ...scope, allowedDomains: null }),
+    ).toBeNull();
   });
 });

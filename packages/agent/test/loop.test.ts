@@ -1,6 +1,6 @@
 import type { ClaimedWorker } from '@buildd/protocol';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RunningAgent, startAgent } from '../src/agent.ts';
+import { describe, expect, it } from 'vitest';
+import { startAgent } from '../src/agent.ts';
 import {
   claimed,
   memoryLog,
@@ -10,22 +10,13 @@ import {
   testConfig,
   waitFor,
 } from './support/agent-harness.ts';
-import { type FakeBuildd, type Recorded, startFakeBuildd } from './support/fake-buildd.ts';
+import { type Recorded, useFakeBuildd } from './support/fake-buildd.ts';
 
-let fake: FakeBuildd;
-let agent: RunningAgent | undefined;
-beforeEach(async () => {
-  fake = await startFakeBuildd();
-});
-afterEach(async () => {
-  await agent?.stop();
-  agent = undefined;
-  await fake.close();
-});
+const buildd = useFakeBuildd();
 
-const claims = () => fake.requests.filter((r) => r.path === '/api/workers/claim');
+const claims = () => buildd.fake.requests.filter((r) => r.path === '/api/workers/claim');
 const finalPatches = () =>
-  fake.requests.filter(
+  buildd.fake.requests.filter(
     (r) => r.method === 'PATCH' && ['completed', 'failed', 'cancelled'].includes(r.body?.status),
   );
 
@@ -33,7 +24,7 @@ const finalPatches = () =>
 function serveTasks(count: number): ClaimedWorker[] {
   const all = Array.from({ length: count }, () => claimed());
   const queue = [...all];
-  fake.route('POST', '/api/workers/claim', (req: Recorded) => ({
+  buildd.fake.route('POST', '/api/workers/claim', (req: Recorded) => ({
     status: 200,
     body: { workers: queue.splice(0, req.body.maxTasks) },
   }));
@@ -45,7 +36,7 @@ describe('claim loop', () => {
     serveTasks(4);
     const runs = scriptedRuns();
     // A long poll interval: a claim within it can only come from a run ending.
-    agent = startAgent(testConfig(fake.url, ['--max-tasks=2', '--poll-interval=20']), {
+    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--max-tasks=2', '--poll-interval=20']), {
       runTask: runs.runTask,
       log: memoryLog().log,
       channel: false,
@@ -76,7 +67,7 @@ describe('claim loop', () => {
 
   it('waits out a 429 for retryAfterSeconds and logs the limit once', async () => {
     let n = 0;
-    fake.route('POST', '/api/workers/claim', () => {
+    buildd.fake.route('POST', '/api/workers/claim', () => {
       n += 1;
       if (n > 2) return { status: 200, body: { workers: [] } };
       const details = { limit: 5, current: 5, retryAfterSeconds: 1, resetsAt: '2030-01-01T00:00:00Z' };
@@ -86,7 +77,7 @@ describe('claim loop', () => {
       };
     });
     const logs = memoryLog();
-    agent = startAgent(testConfig(fake.url, ['--poll-interval=0.1']), {
+    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=0.1']), {
       runTask: scriptedRuns().runTask,
       log: logs.log,
       channel: false,
@@ -103,9 +94,9 @@ describe('claim loop', () => {
   });
 
   it('backs off while the server is unreachable and resumes when it answers', async () => {
-    fake.setDown(true);
+    buildd.fake.setDown(true);
     const logs = memoryLog();
-    agent = startAgent(testConfig(fake.url, ['--poll-interval=0.1']), {
+    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=0.1']), {
       runTask: scriptedRuns().runTask,
       log: logs.log,
       channel: false,
@@ -116,7 +107,7 @@ describe('claim loop', () => {
     expect(claims().length).toBeLessThanOrEqual(4);
     expect(logs.count('claim failed; retrying with backoff')).toBe(1);
 
-    fake.setDown(false);
+    buildd.fake.setDown(false);
     // The next attempt comes within the current backoff step (at most 8 s here).
     await waitFor(() => logs.count('buildd server reachable again') === 1, 15_000, 'recovery');
   });
@@ -130,7 +121,7 @@ describe('claim loop', () => {
       exitCause: 'api_error' as const,
       error: 'overloaded',
     });
-    agent = startAgent(testConfig(fake.url, ['--max-tasks=1', '--poll-interval=0.1']), {
+    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--max-tasks=1', '--poll-interval=0.1']), {
       runTask: failing,
       log: logs.log,
       channel: false,
@@ -149,14 +140,18 @@ describe('claim loop', () => {
 
   it('at shutdown waits for a claim in flight and gives back what it returns without running it', async () => {
     const worker = claimed();
-    fake.route('POST', '/api/workers/claim', async () => {
+    buildd.fake.route('POST', '/api/workers/claim', async () => {
       await pause(400);
       return { status: 200, body: { workers: [worker] } };
     });
     const runs = scriptedRuns();
-    agent = startAgent(testConfig(fake.url), { runTask: runs.runTask, log: memoryLog().log, channel: false });
+    buildd.agent = startAgent(testConfig(buildd.fake.url), {
+      runTask: runs.runTask,
+      log: memoryLog().log,
+      channel: false,
+    });
     await waitFor(() => claims().length === 1, 5000, 'a claim in flight');
-    await agent.stop();
+    await buildd.agent?.stop();
     expect(runs.runs).toHaveLength(0);
     expect(finalPatches().map((p) => [p.path, p.body.status, p.body.exitCause])).toEqual([
       [`/api/workers/${worker.id}`, 'failed', 'shutdown'],

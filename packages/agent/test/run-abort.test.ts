@@ -5,11 +5,11 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTask } from '../src/run.ts';
+import { runTask } from '../src/run/run-task.ts';
 import { bash, type Step, text } from './support/fake-anthropic.ts';
-import { makeContext, makeWorker, useRunSandbox } from './support/run-fixtures.ts';
+import { makeContext, makeWorker, useRunFixtures } from './support/run-fixtures.ts';
 
-const box = useRunSandbox();
+const box = useRunFixtures();
 const setup = (script: Step[]) => box.start(script, { apiKey: 'sk-ant-test-abort' });
 
 /** Pids whose command line contains `marker`, or whose working directory is under `dir`. */

@@ -5,16 +5,16 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTask } from '../src/run.ts';
+import { runTask } from '../src/run/run-task.ts';
 import { bash, edit, read, text, write } from './support/fake-anthropic.ts';
 import { gitSync } from './support/git-fixtures.ts';
-import { makeContext, makeWorker, testApiKey, useRunSandbox } from './support/run-fixtures.ts';
+import { makeContext, makeWorker, testApiKey, useRunFixtures } from './support/run-fixtures.ts';
 
 const bulky = { input_tokens: 1_000, output_tokens: 200 };
 // claude-sonnet-4-5 list price: $3 per million input tokens, $15 per million output tokens.
 const sonnetCost = (input: number, output: number) => (input * 3 + output * 15) / 1_000_000;
 
-const box = useRunSandbox({ 'README.md': '# fixture\nsecond line\n' });
+const box = useRunFixtures({ 'README.md': '# fixture\nsecond line\n' });
 const setup = box.start;
 
 describe('runTask with a repository', () => {

@@ -1,30 +1,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RunningAgent, startAgent } from '../src/agent.ts';
-import { Spool } from '../src/spool.ts';
+import { describe, expect, it } from 'vitest';
+import { startAgent } from '../src/agent.ts';
+import { Spool } from '../src/delivery/spool.ts';
 import { claimed, memoryLog, pause, scriptedRuns, testConfig, waitFor } from './support/agent-harness.ts';
-import { type FakeBuildd, startFakeBuildd } from './support/fake-buildd.ts';
+import { useFakeBuildd } from './support/fake-buildd.ts';
 
-let fake: FakeBuildd;
-let agent: RunningAgent | undefined;
-beforeEach(async () => {
-  fake = await startFakeBuildd();
-});
-afterEach(async () => {
-  await agent?.stop();
-  agent = undefined;
-  await fake.close();
-});
+const buildd = useFakeBuildd();
 
 const patchesOf = (workerId: string) =>
-  fake.requests.filter((r) => r.method === 'PATCH' && r.path === `/api/workers/${workerId}`);
+  buildd.fake.requests.filter((r) => r.method === 'PATCH' && r.path === `/api/workers/${workerId}`);
 
 /** Hands out exactly one worker, on the first claim. */
 function serveOne(renewSeconds = 15) {
   const worker = claimed(renewSeconds);
   let given = false;
-  fake.route('POST', '/api/workers/claim', () => {
+  buildd.fake.route('POST', '/api/workers/claim', () => {
     const workers = given ? [] : [worker];
     given = true;
     return { status: 200, body: { workers } };
@@ -34,7 +25,7 @@ function serveOne(renewSeconds = 15) {
 
 function start(flags: string[] = []) {
   const runs = scriptedRuns();
-  agent = startAgent(testConfig(fake.url, ['--poll-interval=0.2', ...flags]), {
+  buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=0.2', ...flags]), {
     runTask: runs.runTask,
     log: memoryLog().log,
     channel: false,
@@ -74,13 +65,15 @@ describe('worker session', () => {
       currentAction: null,
     });
 
-    const seqs = fake.requests
+    const seqs = buildd.fake.requests
       .filter((r) => r.path === `/api/workers/${worker.id}/events`)
       .flatMap((r) => r.body.events.map((e: { seq: number }) => e.seq));
     expect(seqs).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
     // Every event batch went out before the final report.
-    const lastEvents = fake.requests.findLastIndex((r) => r.path.endsWith('/events'));
-    const final = fake.requests.findIndex((r) => r.method === 'PATCH' && r.body.status === 'completed');
+    const lastEvents = buildd.fake.requests.findLastIndex((r) => r.path.endsWith('/events'));
+    const final = buildd.fake.requests.findIndex(
+      (r) => r.method === 'PATCH' && r.body.status === 'completed',
+    );
     expect(lastEvents).toBeLessThan(final);
   });
 
@@ -100,7 +93,7 @@ describe('worker session', () => {
   ])('stops the run on %s to a PATCH', async (_what, reply, cause) => {
     const worker = serveOne(0.2);
     let patches = 0;
-    fake.route('PATCH', `/api/workers/${worker.id}`, () => (++patches > 1 ? reply : undefined));
+    buildd.fake.route('PATCH', `/api/workers/${worker.id}`, () => (++patches > 1 ? reply : undefined));
     const runs = start();
     await waitFor(() => runs.runs[0]?.ended === true, 5000, 'the run to stop');
     expect(runs.runs[0]?.ctx.signal.reason).toBe(cause);
@@ -111,7 +104,7 @@ describe('worker session', () => {
     const runs = start(['--grace-period=0.3']);
     await waitFor(() => runs.runs.length === 1);
     const started = Date.now();
-    await agent?.stop();
+    await buildd.agent?.stop();
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(runs.runs[0]?.ctx.signal.reason).toBe('shutdown');
     expect(patchesOf(worker.id).at(-1)?.body).toMatchObject({ status: 'failed', exitCause: 'shutdown' });
@@ -122,36 +115,36 @@ describe('worker session', () => {
     const runs = start(['--grace-period=5']);
     await waitFor(() => runs.runs.length === 1);
     setTimeout(() => runs.runs[0]?.finish(), 200);
-    await agent?.stop();
+    await buildd.agent?.stop();
     expect(runs.runs[0]?.ctx.signal.aborted).toBe(false);
     expect(patchesOf(worker.id).at(-1)?.body).toMatchObject({ status: 'completed' });
   });
 
   it('keeps the final report on disk when the server is down at the end, and replays it at the next start', async () => {
     const worker = serveOne();
-    const config = testConfig(fake.url, ['--poll-interval=0.2', '--grace-period=0']);
+    const config = testConfig(buildd.fake.url, ['--poll-interval=0.2', '--grace-period=0']);
     const runs = scriptedRuns();
     const options = { log: memoryLog().log, channel: false, session: { flushMs: 50, finalDeliveryMs: 200 } };
-    agent = startAgent(config, { ...options, runTask: runs.runTask });
+    buildd.agent = startAgent(config, { ...options, runTask: runs.runTask });
     await waitFor(() => runs.runs.length === 1);
     runs.runs[0]?.ctx.reporter.event('log', { text: 'kept' });
-    fake.setDown(true);
+    buildd.fake.setDown(true);
     runs.runs[0]?.finish();
     await pause(300);
-    await agent.stop();
+    await buildd.agent?.stop();
     // Nothing got through (the events failed first, and order holds), so it is all on disk.
     expect(await Spool.list(config.dataDir)).toEqual([worker.id]);
     expect((await Spool.open(config.dataDir, worker.id)).finished).toBe(true);
 
-    fake.setDown(false);
-    fake.requests.length = 0;
-    agent = startAgent(config, { ...options, runTask: scriptedRuns().runTask });
+    buildd.fake.setDown(false);
+    buildd.fake.requests.length = 0;
+    buildd.agent = startAgent(config, { ...options, runTask: scriptedRuns().runTask });
     await waitFor(
       () => patchesOf(worker.id).some((p) => p.body.status === 'completed'),
       5000,
       'replayed report',
     );
-    const paths = fake.requests
+    const paths = buildd.fake.requests
       .filter((r) => r.path.startsWith(`/api/workers/${worker.id}`))
       .map((r) => r.method);
     expect(paths).toEqual(['POST', 'PATCH']);

@@ -2,21 +2,19 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerEventInput } from '@buildd/protocol';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient } from '../src/client.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { batchEvents, Outbox } from '../src/delivery/outbox.ts';
+import { replaySpools } from '../src/delivery/replay.ts';
+import { Spool } from '../src/delivery/spool.ts';
 import { silentLog } from '../src/log.ts';
-import { batchEvents, Outbox } from '../src/outbox.ts';
-import { replaySpools } from '../src/replay.ts';
-import { Spool } from '../src/spool.ts';
-import { type FakeBuildd, startFakeBuildd } from './support/fake-buildd.ts';
+import { createClient } from '../src/server/client.ts';
+import { useFakeBuildd } from './support/fake-buildd.ts';
 
-let fake: FakeBuildd;
+const buildd = useFakeBuildd();
 let dataDir: string;
-beforeEach(async () => {
-  fake = await startFakeBuildd();
+beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'buildd-spool-'));
 });
-afterEach(() => fake.close());
 
 const event = (seq: number, text = `e${seq}`): WorkerEventInput => ({
   seq,
@@ -27,7 +25,7 @@ const event = (seq: number, text = `e${seq}`): WorkerEventInput => ({
 
 /** What the fake received, in order, in a compact form. */
 const delivered = () =>
-  fake.requests.map((r) =>
+  buildd.fake.requests.map((r) =>
     r.method === 'PATCH'
       ? `patch:${r.body.status ?? r.body.turns}`
       : `events:${r.body.events.map((e: WorkerEventInput) => e.seq).join(',')}`,
@@ -62,10 +60,10 @@ describe('Spool', () => {
 
 describe('Outbox', () => {
   it('holds everything during an outage and delivers it in order afterwards', async () => {
-    const client = createClient({ server: fake.url, apiKey: 'k' });
+    const client = createClient({ server: buildd.fake.url, apiKey: 'k' });
     const spool = await Spool.open(dataDir, 'wrk-3');
     const outbox = new Outbox(spool, client, silentLog);
-    fake.setDown(true);
+    buildd.fake.setDown(true);
     await outbox.append({ kind: 'events', events: [event(spool.nextSeq()), event(spool.nextSeq())] });
     await outbox.append({ kind: 'patch', body: { turns: 1 }, final: false });
     await outbox.append({ kind: 'events', events: [event(spool.nextSeq())] });
@@ -74,8 +72,8 @@ describe('Outbox', () => {
     expect(spool.pending()).toHaveLength(4);
     expect(existsSync(spool.path)).toBe(true);
 
-    fake.setDown(false);
-    fake.requests.length = 0;
+    buildd.fake.setDown(false);
+    buildd.fake.requests.length = 0;
     expect(await outbox.drain()).toBe('delivered');
     expect(delivered()).toEqual(['events:1,2', 'patch:1', 'events:3', 'patch:completed']);
     // The final report is acknowledged: nothing is left to replay.
@@ -84,11 +82,11 @@ describe('Outbox', () => {
   });
 
   it('records events on disk at once, sends nothing until a drain, then sends them as one batch', async () => {
-    const client = createClient({ server: fake.url, apiKey: 'k' });
+    const client = createClient({ server: buildd.fake.url, apiKey: 'k' });
     const spool = await Spool.open(dataDir, 'wrk-rec');
     const outbox = new Outbox(spool, client, silentLog);
     for (let i = 0; i < 3; i++) await outbox.record({ kind: 'events', events: [event(spool.nextSeq())] });
-    expect(fake.requests).toHaveLength(0);
+    expect(buildd.fake.requests).toHaveLength(0);
     // What a process killed right now would leave behind, and replay at its next start.
     const onDisk = await Spool.open(dataDir, 'wrk-rec');
     expect(
@@ -107,25 +105,26 @@ describe('Outbox', () => {
     const crashed = await Spool.open(dataDir, 'wrk-crashed');
     await crashed.append({ kind: 'events', events: [event(crashed.nextSeq())] });
 
-    const client = createClient({ server: fake.url, apiKey: 'k' });
+    const client = createClient({ server: buildd.fake.url, apiKey: 'k' });
     const outboxes = await replaySpools(dataDir, client, silentLog);
     expect(await Promise.all(outboxes.map((o) => o.drain()))).toEqual(['delivered', 'delivered']);
 
-    const byWorker = (id: string) => fake.requests.filter((r) => r.path.includes(id)).map((r) => r.method);
+    const byWorker = (id: string) =>
+      buildd.fake.requests.filter((r) => r.path.includes(id)).map((r) => r.method);
     expect(byWorker('wrk-done')).toEqual(['POST', 'PATCH']);
     expect(
-      fake.requests.find((r) => r.path.includes('wrk-done') && r.method === 'POST')?.body.events,
+      buildd.fake.requests.find((r) => r.path.includes('wrk-done') && r.method === 'POST')?.body.events,
     ).toHaveLength(2);
     expect(byWorker('wrk-crashed')).toEqual(['POST']);
     expect(await Spool.list(dataDir)).toEqual([]);
   });
 
   it('drops the spool of a worker the server no longer knows', async () => {
-    fake.route('POST', /\/events$/, () => ({
+    buildd.fake.route('POST', /\/events$/, () => ({
       status: 409,
       body: { error: { code: 'worker_not_live', message: 'gone' } },
     }));
-    const client = createClient({ server: fake.url, apiKey: 'k' });
+    const client = createClient({ server: buildd.fake.url, apiKey: 'k' });
     const spool = await Spool.open(dataDir, 'wrk-lost');
     const aborts: string[] = [];
     const outbox = new Outbox(spool, client, silentLog, { onAbort: (reason) => aborts.push(reason) });
@@ -135,20 +134,20 @@ describe('Outbox', () => {
     expect(existsSync(spool.path)).toBe(false);
     expect(aborts).toEqual(['lease_lost']);
     // The final PATCH was not sent after the 409.
-    expect(fake.requests.map((r) => r.method)).toEqual(['POST']);
+    expect(buildd.fake.requests.map((r) => r.method)).toEqual(['POST']);
   });
 
   it('skips an entry the server refuses as invalid instead of blocking the final report', async () => {
-    fake.route('POST', /\/events$/, () => ({
+    buildd.fake.route('POST', /\/events$/, () => ({
       status: 400,
       body: { error: { code: 'validation_failed', message: 'no' } },
     }));
-    const client = createClient({ server: fake.url, apiKey: 'k' });
+    const client = createClient({ server: buildd.fake.url, apiKey: 'k' });
     const spool = await Spool.open(dataDir, 'wrk-bad');
     await spool.append({ kind: 'events', events: [event(spool.nextSeq())] });
     await spool.append({ kind: 'patch', body: { status: 'failed' }, final: true });
     expect(await new Outbox(spool, client, silentLog).drain()).toBe('delivered');
-    expect(fake.requests.map((r) => r.method)).toEqual(['POST', 'PATCH']);
+    expect(buildd.fake.requests.map((r) => r.method)).toEqual(['POST', 'PATCH']);
   });
 
   it('sends large event lists in batches of at most 100 events and 512 KB', () => {

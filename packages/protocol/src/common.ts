@@ -41,6 +41,8 @@ export const isFinalStatus = (status: string | undefined): status is FinalStatus
   (finalStatuses as readonly (string | undefined)[]).includes(status);
 
 export const workerStatuses = ['claimed', 'running', 'completed', 'failed', 'cancelled', 'lost'] as const;
+/** Statuses of a worker that holds its task (and a slot of its account). */
+export const liveWorkerStatuses = ['claimed', 'running'] as const;
 export const WorkerStatus = z.enum(workerStatuses);
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
 

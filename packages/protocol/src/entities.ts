@@ -46,6 +46,15 @@ export const WorkspaceConfig = z.object({
   instructions: z.string().max(20_000).optional(),
   /** Whether agents push the task branch to the repository's origin. */
   push: z.boolean().optional(),
+  /** `owner/name` of the workspace's GitHub repository: tasks that prefer `action` runners start its workflow. */
+  githubRepo: z
+    .string()
+    .regex(/^[\w.-]+\/[\w.-]+$/, 'githubRepo must look like owner/name')
+    .optional(),
+  /** Hosts a task's commands may reach from the agent's sandbox (e.g. `registry.npmjs.org`, `*.github.com`). */
+  allowedDomains: z.array(z.string().min(1).max(253)).max(200).optional(),
+  /** Directories outside the worktree a task's commands may write from the sandbox (caches, e.g. `~/.npm`). */
+  writableCaches: z.array(z.string().min(1).max(4096)).max(50).optional(),
 });
 export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
 

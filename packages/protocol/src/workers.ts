@@ -35,6 +35,8 @@ export const ClaimBody = z.object({
   waitSeconds: z.number().min(0).max(30).optional(),
   /** Ask for no task in this list (tasks the agent has just failed). */
   excludeTaskIds: z.array(Id).max(1000).optional(),
+  /** Whether the agent runs tasks' tools in its sandbox (`--no-sandbox` says false). */
+  sandboxed: z.boolean().optional(),
 });
 export type ClaimBody = z.input<typeof ClaimBody>;
 
@@ -94,6 +96,8 @@ export const PatchWorkerBody = z.object({
   result: Text.nullable().optional(),
   /** Sent by older agents; ignored. */
   progress: z.number().optional(),
+  /** Whether the agent runs this worker's tools in its sandbox (sent with the first PATCH). */
+  sandboxed: z.boolean().optional(),
 });
 export type PatchWorkerBody = z.infer<typeof PatchWorkerBody>;
 

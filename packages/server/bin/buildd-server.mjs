@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so a checkout needs no separate build step to start.
+// Development launcher: runs the TypeScript sources through tsx (tests and `npm run dev`-style use).
+// The installed `buildd-server` command is the built dist/buildd-server.mjs (`npm run build`).
 import { register } from 'tsx/esm/api';
 
 register();

@@ -1,17 +1,24 @@
-import { limits } from '@buildd/protocol';
+import { apiVersionHeader, limits, protocolVersion } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { ApiError, isTransientDbError, rejectedValueError } from './errors.ts';
 import { requireAuth } from './http/auth.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
+import { countRequests } from './http/request-metrics.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { installScriptRoutes } from './http/routes/install-script.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
+import { sessionRoutes } from './http/routes/session.ts';
 import { taskStreamRoutes } from './http/routes/task-stream.ts';
 import { taskRoutes } from './http/routes/tasks.ts';
+import { usageRoutes } from './http/routes/usage.ts';
 import { workerRoutes } from './http/routes/workers.ts';
 import { workspaceRoutes } from './http/routes/workspaces.ts';
+import { serveDashboard } from './http/static.ts';
 
 /**
  * Builds the whole HTTP app without listening: `server.ts` binds it to a port; tests that need no socket call
@@ -22,8 +29,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    // Clients (the buildd CLI) refuse a server whose API version they do not speak.
+    c.header(apiVersionHeader, protocolVersion);
     await next();
   });
+  app.use('*', countRequests);
   app.use(
     '/api/*',
     bodyLimit({
@@ -34,11 +44,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
-  app.get('/healthz', async (c) => {
-    await deps.db.query('SELECT 1');
-    return c.json({ ok: true, engine: deps.db.engine });
-  });
+  app.route('/', healthRoutes());
+  app.route('/', metricsRoutes());
+  app.route('/', installScriptRoutes());
   app.route('/api', openapiRoute());
+  app.route('/api', sessionRoutes());
 
   app.use('/api/*', requireAuth);
   app.route('/api', accountRoutes());
@@ -47,6 +57,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', taskStreamRoutes());
   app.route('/api', workerRoutes());
   app.route('/api', agentRoutes());
+  app.route('/api', usageRoutes());
+  app.use('*', serveDashboard());
 
   app.notFound((c) =>
     c.json(

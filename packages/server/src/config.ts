@@ -22,7 +22,12 @@ export interface ServerConfig {
   adminKey: string | undefined;
   localAgent: boolean;
   logLevel: string;
+  /** `pretty` (coloured on a terminal) or `json` lines; undefined = pretty on a terminal, JSON otherwise. */
+  logFormat: 'pretty' | 'json' | undefined;
+  /** Sends `repository_dispatch` for tasks that prefer `action` runners; undefined without a token. */
+  github: { apiUrl: string; token: string } | undefined;
   help: boolean;
+  version: boolean;
 }
 
 export const serverHelp = `buildd-server: the buildd task queue server (HTTP API, progress streams, agent channel)
@@ -47,7 +52,11 @@ Options (flag > environment > default):
   --reap-interval <n>    BUILDD_REAP_INTERVAL   seconds between sweeps for expired leases (default 5)
   --no-local-agent       BUILDD_LOCAL_AGENT=0   do not start the built-in local agent
   --log-level <level>    LOG_LEVEL          debug | info | warn | error (default info)
+  --log-format <fmt>     BUILDD_LOG_FORMAT  pretty | json (default: pretty on a terminal, JSON lines otherwise)
+  —                      BUILDD_GITHUB_TOKEN    token for repository_dispatch to workspaces' GitHub repos
+  —                      BUILDD_GITHUB_API_URL  GitHub API base URL (default https://api.github.com)
   -h, --help                                show this help
+  -V, --version                             print the version
 
 Commands:
   backup <folder>        copy the embedded database into a new folder, online while a server runs
@@ -89,6 +98,8 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         'reap-interval': { type: 'string' },
         'no-local-agent': { type: 'boolean' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        version: { type: 'boolean', short: 'V' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -116,6 +127,14 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   const logLevel = str('log-level', 'LOG_LEVEL') ?? 'info';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of debug, info, warn, error, silent; got "${logLevel}".`);
+  }
+  const logFormat = str('log-format', 'BUILDD_LOG_FORMAT') || undefined;
+  if (logFormat !== undefined && logFormat !== 'pretty' && logFormat !== 'json') {
+    throw new ConfigError(`--log-format must be pretty or json; got "${logFormat}".`);
+  }
+  const githubApiUrl = env.BUILDD_GITHUB_API_URL || 'https://api.github.com';
+  if (!/^https?:\/\/[^/]/.test(githubApiUrl)) {
+    throw new ConfigError(`BUILDD_GITHUB_API_URL must be an http(s) URL; got "${githubApiUrl}".`);
   }
   const databaseUrl = str('database-url', 'DATABASE_URL') || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -155,6 +174,11 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     adminKey,
     localAgent: !values['no-local-agent'] && env.BUILDD_LOCAL_AGENT !== '0',
     logLevel,
+    logFormat,
+    github: env.BUILDD_GITHUB_TOKEN
+      ? { apiUrl: githubApiUrl.replace(/\/+$/, ''), token: env.BUILDD_GITHUB_TOKEN }
+      : undefined,
     help: values.help === true,
+    version: values.version === true,
   };
 }

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pino } from 'pino';
 import { ensureAdmin, userConfigPath, writeUserConfig } from './bootstrap.ts';
 import { ConfigError, loadServerConfig, serverHelp } from './config.ts';
 import { backupEmbedded, restoreEmbedded } from './db/embedded/backup.ts';
@@ -8,7 +7,9 @@ import { resolveDefaultDataDir } from './db/embedded/data-dir.ts';
 import { EmbeddedError, openDb, pgliteEraDataDir, SchemaTooNewError } from './db/index.ts';
 import { keyPrefix } from './ids.ts';
 import { startLocalAgent } from './local-agent.ts';
+import { chooseLogFormat, createServerLogger } from './log.ts';
 import { startServer } from './server.ts';
+import { serverVersion } from './version.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServerConfig>;
@@ -21,11 +22,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.help) {
-    process.stdout.write(`${serverHelp}\n`);
+  if (config.help || config.version) {
+    process.stdout.write(config.help ? `${serverHelp}\n` : `${serverVersion}\n`);
     return;
   }
-  const log = pino({ level: config.logLevel, base: { svc: 'buildd-server' } });
+  const format = chooseLogFormat(config.logFormat, process.stdout.isTTY === true);
+  const log = createServerLogger({ level: config.logLevel, format });
   if (!config.databaseUrl && config.dataDirIsDefault)
     config.dataDir = await resolveDefaultDataDir(config.dataDir);
   if (config.command !== 'serve') return maintenance(config.command, config.target!, config.dataDir);

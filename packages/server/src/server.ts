@@ -7,7 +7,9 @@ import type { Db } from './db/index.ts';
 import { migrate } from './db/index.ts';
 import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
+import { createGitHubClient, type GitHubSettings } from './github/client.ts';
 import type { AppDeps } from './http/context.ts';
+import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
 
@@ -37,6 +39,7 @@ export interface StartOptions {
   reapIntervalSeconds: number;
   agentOfflineSeconds?: number;
   eventLimits?: AppDeps['eventLimits'];
+  github?: GitHubSettings | undefined;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -54,6 +57,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
     eventLimits: opts.eventLimits,
+    metrics: createMetrics(),
+    github: opts.github ? createGitHubClient(opts.github) : undefined,
   };
   const app = createApp(deps);
   const reap = async () => {

@@ -492,7 +492,10 @@ describe.each(await testEngines())('bad input on %s', (engine) => {
       expect(res.body.error.message).toContain('/api/nothing-here');
       expectApiError(await admin.del(`/api/tasks/${taskId}`), 404, 'not_found');
       expectApiError(await admin.call('PUT', '/api/workers/claim', {}), 404, 'not_found');
-      expectApiError(await apiClient(t.url).get('/no/such/page'), 404, 'not_found');
+      expectApiError(await apiClient(t.url).call('POST', '/no/such/page'), 404, 'not_found');
+      // A GET outside /api/ is a page of the dashboard (its index.html, or the sentence that it is not built).
+      const page = await apiClient(t.url).get('/no/such/page');
+      expect(page.headers.get('content-type')).toMatch(/^text\/(html|plain)/);
       await expectUnchanged();
     });
   });

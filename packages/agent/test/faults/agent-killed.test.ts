@@ -110,7 +110,7 @@ describe('an agent killed mid-task', () => {
       name: 'first',
       at: first.at,
     });
-    await until(() => again.log().includes('msg=authenticated'), 20_000, 'the first agent to restart');
+    await until(() => again.log().includes('"msg":"authenticated"'), 20_000, 'the first agent to restart');
     await new Promise((r) => setTimeout(r, 1500));
     again.child.kill('SIGTERM');
     await again.exited;

@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiClient } from '../../../server/test/support/api.ts';
 import { startTestServer, type TestServer } from '../../../server/test/support/server.ts';
 import { type RunningAgent, startAgent } from '../../src/agent.ts';
-import { ApiError } from '../../src/api-error.ts';
-import { createClient } from '../../src/client.ts';
+import { createClient } from '../../src/server/client.ts';
+import { ServerRequestError } from '../../src/server/request-error.ts';
 import { memoryLog } from '../support/agent-harness.ts';
 import { type FakeAnthropic, startFakeAnthropic, text, write } from '../support/fake-anthropic.ts';
 import { makeOrigin, type Origin, tempDir } from '../support/git-fixtures.ts';
@@ -64,9 +64,9 @@ describe('a server that never answers', () => {
         (e: unknown) => e,
       );
       const took = Date.now() - started;
-      expect(error, name).toBeInstanceOf(ApiError);
-      expect((error as ApiError).kind, name).toBe('transient');
-      expect((error as ApiError).message, name).toContain('timed out after 500 ms');
+      expect(error, name).toBeInstanceOf(ServerRequestError);
+      expect((error as ServerRequestError).failure, name).toBe('transient');
+      expect((error as ServerRequestError).message, name).toContain('timed out after 500 ms');
       expect(took, name).toBeLessThan(3000);
     }
     // The requests did reach it: the silence is the server's, not a refused connection.

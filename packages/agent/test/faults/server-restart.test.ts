@@ -142,5 +142,5 @@ describe.each(legs)('the server killed and restarted mid-run (%s)', (engine) => 
       sendsFailedDuringOutage: seen.failed,
       resentIgnoredByServer: seen.acknowledged - seen.stored,
     });
-  });
+  }, 240_000); // two server starts, an outage and a sandboxed run: minutes on a machine busy with other work
 });

@@ -2,14 +2,14 @@
  * Helpers to run real agents in-process against the fake buildd server: a scripted `runTask` whose
  * runs the test ends at will, a config builder with a temporary HOME/data dir, and `waitFor`.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedWorker } from '@buildd/protocol';
-import { type AgentConfig, loadConfig } from '../../src/config.ts';
+import type { RunTask } from '../../src/claim/worker-session.ts';
+import { type AgentConfig, loadConfig } from '../../src/config/agent-config.ts';
 import type { Log, LogLevel } from '../../src/log.ts';
-import type { RunContext, RunOutcome } from '../../src/run.ts';
-import type { RunTask } from '../../src/worker-session.ts';
+import type { RunContext, RunOutcome } from '../../src/run/types.ts';
 import { makeWorker } from './run-fixtures.ts';
 
 /** Fake Claude credentials: long enough to be redacted, recognisable if they ever leak. */
@@ -124,3 +124,20 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'co
 
 /** Resolves after `ms`. */
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The environment of an agent that runs the real SDK against the fake Messages API: its own
+ * temporary HOME, Claude config and temp dirs (never this machine's ~/.claude), no retries.
+ */
+export function sdkTestEnv(anthropicUrl: string): Record<string, string> {
+  const home = mkdtempSync(join(tmpdir(), 'buildd-agent-home-'));
+  mkdirSync(join(home, 'tmp'));
+  return {
+    HOME: home,
+    CLAUDE_CONFIG_DIR: join(home, '.claude'),
+    CLAUDE_CODE_TMPDIR: join(home, 'tmp'),
+    ANTHROPIC_BASE_URL: anthropicUrl,
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  };
+}

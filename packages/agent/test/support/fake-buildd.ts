@@ -7,7 +7,9 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AgentChannelMessage, Worker } from '@buildd/protocol';
+import { afterEach, beforeEach } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { RunningAgent } from '../../src/agent.ts';
 
 /** One request as the fake received it. */
 export interface Recorded {
@@ -188,4 +190,30 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The per-test surroundings of an agent test: a fresh fake server, and the agent started on it. */
+export interface FakeBuilddBox {
+  /** The fake of the current test. */
+  fake: FakeBuildd;
+  /** Set it to the agent the test starts: it is stopped after the test, before the fake closes. */
+  agent: RunningAgent | undefined;
+}
+
+/**
+ * Registers beforeEach/afterEach hooks that give each test a fresh fake buildd server, and stop the
+ * test's agent and close the fake afterwards (so no test leaves a server or agent running). Call at
+ * the top of a test file.
+ */
+export function useFakeBuildd(): FakeBuilddBox {
+  const box = { agent: undefined } as FakeBuilddBox;
+  beforeEach(async () => {
+    box.fake = await startFakeBuildd();
+  });
+  afterEach(async () => {
+    await box.agent?.stop();
+    box.agent = undefined;
+    await box.fake.close();
+  });
+  return box;
 }

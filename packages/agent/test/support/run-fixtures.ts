@@ -6,7 +6,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClaimedWorker, type Task, type Workspace } from '@buildd/protocol';
 import { afterEach, beforeEach } from 'vitest';
-import type { RunContext, RunReporter } from '../../src/run.ts';
+import { agentSandboxPolicy } from '../../src/run/sandbox.ts';
+import type { RunContext, RunReporter } from '../../src/run/types.ts';
 import {
   type FakeAnthropic,
   type FakeAnthropicOptions,
@@ -112,6 +113,12 @@ export function makeContext(
       progress: (data) => recorded.push({ kind: 'progress', data }),
     },
     log: () => {},
+    // Sandboxed, as every run of a real agent is unless it was started with --no-sandbox.
+    sandbox: agentSandboxPolicy({
+      dataDir: overrides.dataDir,
+      homes: [overrides.claudeEnv.HOME],
+      claudeConfigDir: overrides.claudeEnv.CLAUDE_CONFIG_DIR,
+    }),
     ...overrides,
     recorded,
     events: (type) => recorded.flatMap((r) => (r.kind === 'event' && r.type === type ? [r.data] : [])),
@@ -119,7 +126,7 @@ export function makeContext(
 }
 
 /** Per-test surroundings of a run: a temp root, a bare origin in it and (once started) a fake API. */
-export interface RunSandbox {
+export interface RunFixtures {
   root: string;
   origin: Origin;
   dataDir: string;
@@ -130,7 +137,7 @@ export interface RunSandbox {
 
 type Credential = { apiKey: string } | { oauthToken: string };
 
-/** What `RunSandbox.start` returns. */
+/** What `RunFixtures.start` returns. */
 export interface RunSetup {
   fake: FakeAnthropic;
   dataDir: string;
@@ -141,11 +148,11 @@ export interface RunSetup {
 export const testApiKey = 'sk-ant-test-0123456789abcdef';
 
 /**
- * Register beforeEach/afterEach hooks that give each test a fresh RunSandbox and remove it (temp
+ * Register beforeEach/afterEach hooks that give each test a fresh RunFixtures and remove it (temp
  * dirs, the fake server) afterwards. Call at the top of a test file.
  */
-export function useRunSandbox(originFiles: Record<string, string> = {}): RunSandbox {
-  const box = { fake: null } as RunSandbox;
+export function useRunFixtures(originFiles: Record<string, string> = {}): RunFixtures {
+  const box = { fake: null } as RunFixtures;
   beforeEach(() => {
     box.root = tempDir('buildd-run-');
     box.origin = makeOrigin(box.root, { files: originFiles });

@@ -6,23 +6,31 @@ import { ApiError } from '../errors.ts';
 import { apiKeyPattern, hashApiKey } from '../ids.ts';
 import { findAccountByKeyHash, markKeyUsed } from '../store/api-keys.ts';
 import type { AppEnv } from './context.ts';
+import { sessionAccount } from './session-auth.ts';
 
 export const sessionCookie = 'buildd_session';
 
-/** Reads the API key from `Authorization: Bearer …` or the dashboard's session cookie. */
-function presentedKey(header: string | undefined, cookie: string | undefined): string | undefined {
-  if (header) {
-    const match = header.match(/^Bearer\s+(\S+)\s*$/i);
-    if (!match)
-      throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <buildd API key>".');
-    return match[1];
-  }
-  return cookie;
+/** Reads the API key from `Authorization: Bearer …`. */
+function presentedKey(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = header.match(/^Bearer\s+(\S+)\s*$/i);
+  if (!match)
+    throw new ApiError('unauthenticated', 'The Authorization header must be "Bearer <buildd API key>".');
+  return match[1];
 }
 
-/** Authenticates every request under it; the account lands in `c.var.account`. */
+/**
+ * Authenticates every request under it by its Bearer key or, without one, the dashboard's session cookie
+ * (`session-auth.ts`); the account lands in `c.var.account`.
+ */
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const key = presentedKey(c.req.header('authorization'), getCookie(c, sessionCookie));
+  const header = c.req.header('authorization');
+  const session = header ? undefined : getCookie(c, sessionCookie);
+  if (session) {
+    c.set('account', await sessionAccount(c, session));
+    return next();
+  }
+  const key = presentedKey(header);
   if (!key) {
     throw new ApiError('unauthenticated', 'No API key: send "Authorization: Bearer <buildd API key>".');
   }

@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { Caller } from '../caller.ts';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
-import type { EventLimits, EventRateLimiter } from '../queue/event-limits.ts';
+import type { GitHubClient } from '../github/client.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import type { EventLimits } from '../queue/event-limits.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -16,6 +18,9 @@ export interface AppDeps {
   agentOfflineSeconds: number;
   /** Per-worker caps on events (defaults in queue/event-limits.ts). */
   eventLimits?: Partial<EventLimits>;
+  metrics: Metrics;
+  /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
+  github?: GitHubClient | undefined;
 }
 
 /** Hono environment: the deps and, after auth, the calling account (`c.var.account`). */

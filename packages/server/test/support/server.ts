@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/index.ts';
 import type { Db } from '../../src/db/types.ts';
 import { Bus } from '../../src/events/bus.ts';
 import { newApiKey } from '../../src/ids.ts';
+import { createMetrics } from '../../src/metrics/registry.ts';
 import type { EventLimits } from '../../src/queue/event-limits.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
@@ -108,6 +109,7 @@ async function startInProcess(s: {
     leaseSeconds: s.leaseSeconds,
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
     renewSeconds: s.renewSeconds,
+    metrics: createMetrics(),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
     eventLimits: s.eventLimits,
   });

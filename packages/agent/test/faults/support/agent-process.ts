@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentConfig, loadConfig } from '../../../src/config.ts';
+import { type AgentConfig, loadConfig } from '../../../src/config/agent-config.ts';
 import { fakeApiKey, fakeOauthToken } from '../../support/agent-harness.ts';
 
 const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'buildd-agent.mjs');

@@ -1,6 +1,7 @@
 import { CreateTaskBody, ListTasksQuery, PageQuery, UpdateTaskBody } from '@buildd/protocol';
 import { Hono } from 'hono';
 import { toTask, toWorker, toWorkerEvent } from '../../db/rows.ts';
+import { dispatchToActionRunner } from '../../github/dispatch-task.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';
 import { assertCanChange, assertCanCreate, findVisibleWorkspace } from '../../store/access.ts';
@@ -30,6 +31,7 @@ export function taskRoutes() {
       return insertTask(tx, me, ws.id, body);
     });
     await bus.publish('buildd_tasks', task.workspace_id);
+    void dispatchToActionRunner(c.var.deps, task);
     return c.json(toTask(task), 201);
   });
 

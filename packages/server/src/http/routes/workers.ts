@@ -4,6 +4,7 @@ import type { Queryable } from '../../db/index.ts';
 import { retryTransient } from '../../db/retry.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
+import { observeClaim } from '../../metrics/registry.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
 import { defaultEventLimits, type EventLimits, EventRateLimiter } from '../../queue/event-limits.ts';
@@ -48,7 +49,7 @@ export function workerRoutes() {
     for (;;) {
       // A client that hung up must not be handed tasks it will never run.
       if (c.req.raw.signal.aborted) return c.body(null, 499 as 200);
-      result = await retryTransient(() => claimTasks(db, request));
+      result = await observeClaim(c.var.deps.metrics, () => retryTransient(() => claimTasks(db, request)));
       const left = deadline - Date.now();
       if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
       // Long poll: sleep until a task may have become claimable here or on another replica; wake at least
@@ -110,6 +111,7 @@ export function workerRoutes() {
     const stored = await retryTransient(() =>
       db.transaction((tx) => appendEvents(tx, workerId, body.events, limits)),
     );
+    c.var.deps.metrics.eventsIngested.inc(stored.stored);
     return c.json(stored);
   });
 

@@ -1,0 +1,105 @@
+import { AgentChannelMessage } from '@buildd/protocol';
+import WebSocket from 'ws';
+import { backoffDelay } from '../backoff.ts';
+import type { Log } from '../log.ts';
+
+/** Options of `connectChannel`. */
+export interface ChannelOptions {
+  server: string;
+  apiKey: string;
+  agentId: string;
+  log: Log;
+  onMessage: (message: AgentChannelMessage) => void;
+  /** Called on every (re)connect: a reconnect may have missed hints, so the caller claims then. */
+  onConnect: () => void;
+  pingMs?: number;
+}
+
+/** The URL of the push channel for an http(s) server URL. */
+export function channelUrl(server: string, agentId: string): string {
+  const url = new URL('/api/agents/channel', server);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('agentId', agentId);
+  return url.toString();
+}
+
+/**
+ * Keeps the optional push channel (WebSocket `GET /api/agents/channel`) open, reconnecting with
+ * backoff. It only speeds things up: a hint triggers a claim, and polling goes on regardless, so a
+ * channel that never connects costs nothing but a log line.
+ */
+export function connectChannel(options: ChannelOptions): { close(): void } {
+  const { log } = options;
+  let closed = false;
+  let socket: WebSocket | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  let warned = false;
+
+  const connect = () => {
+    if (closed) return;
+    const ws = new WebSocket(channelUrl(options.server, options.agentId), {
+      headers: { authorization: `Bearer ${options.apiKey}` },
+      handshakeTimeout: 10_000,
+    });
+    socket = ws;
+    let openedAt = 0;
+    let alive = true;
+    let ping: NodeJS.Timeout | undefined;
+    ws.on('open', () => {
+      openedAt = Date.now();
+      warned = false;
+      log('info', 'push channel connected');
+      // A half-open TCP connection sends no close: a missed pong is the only way to notice it.
+      ping = setInterval(() => {
+        if (!alive) return ws.terminate();
+        alive = false;
+        ws.ping();
+      }, options.pingMs ?? 30_000);
+      options.onConnect();
+    });
+    ws.on('pong', () => {
+      alive = true;
+    });
+    ws.on('message', (data) => {
+      alive = true;
+      let json: unknown;
+      try {
+        json = JSON.parse(data.toString());
+      } catch {
+        json = undefined;
+      }
+      const parsed = AgentChannelMessage.safeParse(json);
+      if (parsed.success) options.onMessage(parsed.data);
+      else log('debug', 'ignoring an unknown push channel message');
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      fail(`the server answered ${res.statusCode} to the upgrade`);
+      ws.terminate();
+    });
+    ws.on('error', (error) => fail(error.message));
+    ws.on('close', () => {
+      clearInterval(ping);
+      if (closed) return;
+      // Only a connection that stayed up a while resets the backoff: no tight reconnect loop.
+      if (openedAt && Date.now() - openedAt > 10_000) attempt = 0;
+      const delay = backoffDelay(attempt++, { baseMs: 1000, maxMs: 60_000 });
+      retry = setTimeout(connect, delay);
+    });
+  };
+
+  const fail = (why: string) => {
+    if (closed) return;
+    log(warned ? 'debug' : 'warn', 'push channel unavailable; polling continues', { error: why });
+    warned = true;
+  };
+
+  connect();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(retry);
+      socket?.terminate();
+    },
+  };
+}

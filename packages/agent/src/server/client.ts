@@ -1,0 +1,166 @@
+import {
+  Account,
+  type ClaimBody,
+  ClaimResponse,
+  ErrorBody,
+  LimitDetails,
+  type PatchWorkerBody,
+  PatchWorkerResponse,
+  type PostEventsBody,
+  PostEventsResponse,
+  page,
+  Workspace,
+} from '@buildd/protocol';
+import { z } from 'zod';
+import { agentVersion } from '../version.ts';
+import { failureOfStatus, ServerRequestError } from './request-error.ts';
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  server: string;
+  apiKey: string;
+  /** Timeout of every call except the claim long poll (which gets `waitSeconds` + 10 s). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** What the agent needs from a PATCH answer: whether to stop the run, and why. */
+export type PatchResult = { abort: false } | { abort: true; reason: string };
+
+/** The buildd HTTP API as the agent uses it. Every method throws `ServerRequestError` on failure. */
+export interface BuilddClient {
+  claim(body: ClaimBody, signal?: AbortSignal): Promise<ClaimResponse>;
+  patchWorker(workerId: string, body: PatchWorkerBody): Promise<PatchResult>;
+  postEvents(workerId: string, body: PostEventsBody): Promise<{ lastSeq: number }>;
+  me(): Promise<{ account: Account }>;
+  listWorkspaces(cursor?: string): Promise<{ items: Workspace[]; nextCursor: string | null }>;
+}
+
+const MeResponse = z.object({ account: Account });
+const WorkspacePage = page(Workspace);
+
+/**
+ * Creates the HTTP client. Every call has a timeout (a half-open socket must never hang the agent),
+ * sends the buildd API key as a Bearer token — and nothing else secret: Claude credentials never
+ * pass through here.
+ */
+export function createClient(options: ClientOptions): BuilddClient {
+  const base = options.server.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const doFetch = options.fetch ?? fetch;
+
+  async function call<T extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: T,
+    body?: unknown,
+    opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<z.infer<T>> {
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(`${base}${path}`, {
+        method,
+        signal,
+        headers: {
+          authorization: `Bearer ${options.apiKey}`,
+          accept: 'application/json',
+          'user-agent': `buildd-agent/${agentVersion}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      // Reading the body is under the same signal: a server that stalls mid-body still times out.
+      text = await response.text();
+    } catch (error) {
+      const why = timeout.aborted ? `timed out after ${opts.timeoutMs ?? timeoutMs} ms` : describe(error);
+      throw new ServerRequestError({ failure: 'transient', message: `${method} ${path}: ${why}` });
+    }
+    const json = parseJson(text);
+    if (!response.ok) throw errorOf(method, path, response, json);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ServerRequestError({
+        failure: 'protocol',
+        message: `${method} ${path}: unexpected answer: ${parsed.error.message}`,
+        status: response.status,
+      });
+    }
+    return parsed.data;
+  }
+
+  return {
+    claim: (body, signal) =>
+      call('POST', '/api/workers/claim', ClaimResponse, body, {
+        timeoutMs: ((body.waitSeconds ?? 0) + 10) * 1000,
+        signal,
+      }),
+    async patchWorker(workerId, body) {
+      const answer = await call(
+        'PATCH',
+        `/api/workers/${encodeURIComponent(workerId)}`,
+        PatchWorkerResponse,
+        body,
+      );
+      return answer.abort ? { abort: true, reason: answer.reason } : { abort: false };
+    },
+    postEvents: (workerId, body) =>
+      call('POST', `/api/workers/${encodeURIComponent(workerId)}/events`, PostEventsResponse, body),
+    me: () => call('GET', '/api/me', MeResponse),
+    listWorkspaces: (cursor) =>
+      call('GET', `/api/workspaces${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, WorkspacePage),
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // undici hides the useful part (ECONNREFUSED, ECONNRESET…) in `cause`.
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+}
+
+function errorOf(method: string, path: string, response: Response, json: unknown): ServerRequestError {
+  const status = response.status;
+  const body = ErrorBody.safeParse(json);
+  const code = body.success ? body.data.error.code : undefined;
+  const serverMessage = body.success ? body.data.error.message : `HTTP ${status}`;
+  const failure = failureOfStatus(status);
+  if (failure === 'fatal') {
+    const what = status === 401 ? 'rejected the API key' : 'refused this account';
+    return new ServerRequestError({
+      failure,
+      message: `the buildd server ${what} (${status}: ${serverMessage}): check BUILDD_API_KEY / --api-key (or ~/.buildd/config.json)`,
+      status,
+      code,
+    });
+  }
+  if (failure === 'limit') {
+    const details = body.success ? LimitDetails.safeParse(body.data.error.details) : undefined;
+    const header = Number(response.headers.get('retry-after'));
+    const retryAfter = details?.success
+      ? details.data.retryAfterSeconds
+      : Number.isFinite(header) && header >= 0
+        ? header
+        : 60;
+    const resetsAt = details?.success ? details.data.resetsAt : undefined;
+    return new ServerRequestError({
+      failure,
+      message: `${method} ${path}: ${serverMessage}`,
+      status,
+      code,
+      retryAfterSeconds: retryAfter,
+      resetsAt,
+    });
+  }
+  return new ServerRequestError({ failure, message: `${method} ${path}: ${serverMessage}`, status, code });
+}
