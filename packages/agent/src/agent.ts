@@ -63,7 +63,12 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
   const redact = createRedactor(secrets);
   let lastContactAt: number | null = null;
   const client = noteContact(
-    createClient({ server: config.server, apiKey: config.apiKey, fetch: deps.fetch }),
+    createClient({
+      server: config.server,
+      apiKey: config.apiKey,
+      fetch: deps.fetch,
+      agentId: () => agentIdOf,
+    }),
     () => {
       lastContactAt = Date.now();
     },

@@ -27,6 +27,17 @@ describe('client', () => {
     });
     expect(buildd.fake.requests[0]?.headers.authorization).toBe('Bearer buildd_user_k');
     expect(buildd.fake.requests[0]?.headers['user-agent']).toMatch(/^buildd-agent\//);
+    expect(buildd.fake.requests[0]?.headers['x-buildd-agent-id']).toBeUndefined();
+  });
+
+  it('names its agent on every request once the agent id is known, so only the holder writes a worker', async () => {
+    let id: string | null = null;
+    const client = createClient({ server: buildd.fake.url, apiKey: 'buildd_user_k', agentId: () => id });
+    await client.patchWorker('wrk-1', { turns: 1 });
+    id = 'agent-7';
+    await client.postEvents('wrk-1', { events: [{ seq: 0, type: 'status', at: new Date().toISOString() }] });
+    expect(buildd.fake.requests[0]?.headers['x-buildd-agent-id']).toBeUndefined();
+    expect(buildd.fake.requests[1]?.headers['x-buildd-agent-id']).toBe('agent-7');
   });
 
   it('reports an abort answer with its reason', async () => {

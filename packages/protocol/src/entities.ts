@@ -148,6 +148,12 @@ export const Task = z.object({
   exitCause: z.string().nullable(),
   costUsd: z.number(),
   createdBy: Id,
+  /** Who cancelled the task (its creator or an admin), and when; null unless it was cancelled. */
+  cancelledBy: Id.nullable().optional(),
+  cancelledAt: Timestamp.nullable().optional(),
+  /** Who last retried the task, and when. */
+  retriedBy: Id.nullable().optional(),
+  retriedAt: Timestamp.nullable().optional(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   startedAt: Timestamp.nullable(),

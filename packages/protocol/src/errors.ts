@@ -15,6 +15,7 @@ export const errorCodes = [
   'session_limit',
   'cost_limit',
   'stream_limit',
+  'rate_limited',
   'unavailable',
   'internal',
 ] as const;
@@ -35,6 +36,7 @@ export const errorStatus: Record<ErrorCode, number> = {
   session_limit: 429,
   cost_limit: 429,
   stream_limit: 429,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 };

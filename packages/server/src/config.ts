@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { adminKeyProblem } from './ids.ts';
 
 export interface ServerConfig {
   /** `serve` (the default), or a maintenance command on the embedded data dir. */
@@ -64,7 +65,7 @@ Commands:
 Without DATABASE_URL the server runs its own PostgreSQL (fsync on, reachable only through a socket in
 the data dir or 127.0.0.1) and stops it when it stops.
 On first start with an empty database an admin account is created and its API key printed once
-(and saved to ~/.buildd/config.json unless that file exists). BUILDD_ADMIN_KEY, given on first
+(and saved to ~/.buildd/config.json unless that file exists). BUILDD_ADMIN_KEY (a key of that format, buildd_user_ and 43+ random characters), given on first
 start, becomes that admin key instead.`;
 
 /** Thrown for a bad flag or value; main prints the message and exits with status 2. */
@@ -154,6 +155,9 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     );
   }
   const explicitDataDir = str('data-dir', 'BUILDD_DATA_DIR') || undefined;
+  const adminKey = env.BUILDD_ADMIN_KEY || undefined;
+  const adminKeyIssue = adminKey === undefined ? undefined : adminKeyProblem(adminKey);
+  if (adminKeyIssue) throw new ConfigError(adminKeyIssue);
   return {
     command,
     target,
@@ -167,7 +171,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     renewSeconds,
     reapIntervalSeconds: int('--reap-interval', str('reap-interval', 'BUILDD_REAP_INTERVAL'), 5, 1, 3600),
     agentOfflineSeconds: Math.max(60, leaseSeconds * 2),
-    adminKey: env.BUILDD_ADMIN_KEY || undefined,
+    adminKey,
     localAgent: !values['no-local-agent'] && env.BUILDD_LOCAL_AGENT !== '0',
     logLevel,
     logFormat,

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
 
   if (config.localAgent && !stopping) {
     const localAgent = await step(
-      startLocalAgent(db, server.url, join(dirname(config.dataDir), 'local-agent'), log),
+      startLocalAgent(db, server.url, join(dirname(config.dataDir), 'local-agent'), log, config.logLevel),
     );
     if (localAgent) closers.push(() => localAgent.stop());
   }

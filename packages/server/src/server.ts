@@ -49,6 +49,7 @@ export interface StartOptions {
   live?: Partial<LiveSettings>;
   /** Webhook delivery settings; private targets are allowed with BUILDD_WEBHOOK_ALLOW_PRIVATE=1. */
   webhooks?: Partial<WebhookSettings>;
+  eventLimits?: AppDeps['eventLimits'];
   github?: GitHubSettings | undefined;
   artifactLimits?: AppDeps['artifactLimits'];
 }
@@ -79,6 +80,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     legacyLeaseSeconds: opts.legacyLeaseSeconds ?? 900,
     renewSeconds: opts.renewSeconds,
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
+    eventLimits: opts.eventLimits,
     metrics: createMetrics(),
     github: opts.github ? createGitHubClient(opts.github) : undefined,
     ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}),

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newApiKey } from '../src/ids.ts';
 import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
 import { postgresProcessesIn, trackDataDir } from './support/leaks.ts';
 
@@ -189,7 +190,7 @@ describe('buildd-server on its embedded PostgreSQL', { timeout: 300_000 }, () =>
     const backup = join(home, 'backup');
     trackDataDir(dataDir);
     trackDataDir(restored);
-    const env = { HOME: home, BUILDD_DATA_DIR: dataDir, BUILDD_ADMIN_KEY: `buildd_user_${'b'.repeat(43)}` };
+    const env = { HOME: home, BUILDD_DATA_DIR: dataDir, BUILDD_ADMIN_KEY: newApiKey('user') };
     const live = await start(env);
     const admin = apiClient(live.url, env.BUILDD_ADMIN_KEY);
     await admin.post('/api/workspaces', { name: 'busy' });

@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { newApiKey } from '../src/ids.ts';
 import { chooseLogFormat, createServerLogger, type LogFormat } from '../src/log.ts';
 
 const bin = fileURLToPath(new URL('../bin/buildd-server.mjs', import.meta.url));
-const adminKey = 'buildd_user_LogFormatTestKey0123456789abcdefghijklmnop';
+// A random key: BUILDD_ADMIN_KEY must have full entropy.
+const adminKey = newApiKey('user');
 const githubToken = 'ghp_LogFormatTestToken0123456789abcdefgh';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes are what is looked for
 const ansi = /\u001b\[\d+m/;

@@ -158,8 +158,11 @@ export class Outbox {
             // Resending the same bytes cannot succeed: skip it rather than block the final PATCH.
             this.log('error', 'the server refused an outbox entry; skipping it', { error: error.message });
             break;
-          case 'transient':
           case 'limit':
+            // The server's per-worker event rate: nothing was stored, the same batch goes again later.
+            this.log('warn', 'the server asked to slow down; will send again', { error: error.message });
+            return 'pending';
+          case 'transient':
           case 'fatal':
             this.log('debug', 'outbox delivery failed; will retry', { error: error.message });
             return 'pending';

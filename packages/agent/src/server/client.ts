@@ -26,6 +26,8 @@ export interface ClientOptions {
   /** Timeout of every call except the claim long poll (which gets `waitSeconds` + 10 s). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** This agent's id, sent as `x-buildd-agent-id` so the server takes worker writes only from the holder. */
+  agentId?: () => string | null;
 }
 
 /** What the agent needs from a PATCH answer: whether to stop the run, and why. */
@@ -80,6 +82,7 @@ export function createClient(options: ClientOptions): BuilddClient {
   ): Promise<z.infer<T>> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? timeoutMs);
     const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+    const agentId = options.agentId?.() ?? null;
     let response: Response;
     let text: string;
     try {
@@ -90,6 +93,7 @@ export function createClient(options: ClientOptions): BuilddClient {
           authorization: `Bearer ${options.apiKey}`,
           accept: 'application/json',
           'user-agent': `buildd-agent/${agentVersion}`,
+          ...(agentId ? { 'x-buildd-agent-id': agentId } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...opts.raw?.headers,
         },

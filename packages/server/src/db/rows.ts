@@ -109,6 +109,10 @@ export interface TaskRow {
   exit_cause: string | null;
   cost_usd?: number | null;
   created_by: string;
+  cancelled_by?: string | null;
+  cancelled_at?: Ts | null;
+  retried_by?: string | null;
+  retried_at?: Ts | null;
   created_at: Ts;
   updated_at: Ts;
   started_at: Ts | null;
@@ -137,6 +141,10 @@ export const toTask = (r: TaskRow): Task => ({
   exitCause: r.exit_cause,
   costUsd: r.cost_usd ?? 0,
   createdBy: r.created_by,
+  cancelledBy: r.cancelled_by ?? null,
+  cancelledAt: isoOrNull(r.cancelled_at ?? null),
+  retriedBy: r.retried_by ?? null,
+  retriedAt: isoOrNull(r.retried_at ?? null),
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
   startedAt: isoOrNull(r.started_at),

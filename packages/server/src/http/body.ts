@@ -33,7 +33,31 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   } catch {
     throw new ApiError('invalid_json', 'The request body is not valid JSON.');
   }
+  const depth = nestingDepth(value, maxNesting);
+  if (depth > maxNesting) {
+    throw new ApiError(
+      'validation_failed',
+      `The request body is nested more than ${maxNesting} levels deep; flatten it (event data is meant to be a small object).`,
+    );
+  }
   return parseWith(schema, value);
+}
+
+/** How deep a JSON body may nest: far more than any event needs, far less than PostgreSQL's jsonb limit. */
+export const maxNesting = 64;
+
+/** The nesting depth of a parsed JSON value, counted without recursion and stopping past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** Validates the query string. */

@@ -6,6 +6,7 @@ import type { Live } from '../events/live.ts';
 import type { WebhookSender, WebhookSettings } from '../events/webhook-sender.ts';
 import type { GitHubClient } from '../github/client.ts';
 import type { Metrics } from '../metrics/registry.ts';
+import type { EventLimits } from '../queue/event-limits.ts';
 
 /** What the app needs from the outside world; `createApp(deps)` builds routes around it. */
 export interface AppDeps {
@@ -22,6 +23,8 @@ export interface AppDeps {
   legacyLeaseSeconds: number;
   renewSeconds: number;
   agentOfflineSeconds: number;
+  /** Per-worker caps on events (defaults in queue/event-limits.ts). */
+  eventLimits?: Partial<EventLimits>;
   metrics: Metrics;
   /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
   github?: GitHubClient | undefined;

@@ -5,16 +5,18 @@ import { ApiError } from '../errors.ts';
 /**
  * Cancels a task that has not finished. A live worker is left live on purpose: its agent learns of the
  * cancel on its next PATCH (`abort: true, reason: cancelled`) or through the push channel, and its final
- * report, with the cost it used, is still recorded. Returns the ids of the live workers to notify.
+ * report, with the cost it used, is still recorded. The task records who cancelled it. Returns the ids of the live workers to notify.
  */
 export async function cancelTask(
   tx: Queryable,
   taskId: string,
+  byAccountId: string,
 ): Promise<{ task: TaskRow; liveWorkerIds: string[] }> {
   const rows = await tx.query<TaskRow>(
-    `UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', finished_at = now(), updated_at = now()
+    `UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', finished_at = now(), updated_at = now(),
+            cancelled_by = $2, cancelled_at = now()
       WHERE id = $1 AND status IN ('pending', 'assigned', 'running', 'waiting_input') RETURNING *`,
-    [taskId],
+    [taskId, byAccountId],
   );
   if (!rows[0]) {
     const current = await tx.query<{ status: string }>('SELECT status FROM tasks WHERE id = $1', [taskId]);

@@ -21,14 +21,8 @@ export async function explainEmptyClaim(
   req: ClaimRequest,
 ): Promise<{ reason: ClaimReason; message: string }> {
   const filter = req.workspaces;
-  if (filter) {
-    const known = await db.query(
-      'SELECT 1 FROM workspaces WHERE id = ANY($1::text[]) OR name = ANY($1::text[])',
-      [filter],
-    );
-    if (known.length === 0)
-      return { reason: 'no_workspaces', message: `No workspace matches ${filter.join(', ')}.` };
-  }
+  // A restricted workspace the caller may not use gets the same answer as one that does not exist, so a
+  // claim cannot be used to find out which workspaces exist.
   const [claimable] = await db.query<{ ids: string[] }>(
     'SELECT buildd_claimable_workspaces(p_account => $1, p_workspaces => $2) AS ids',
     [req.caller.id, filter],
@@ -36,7 +30,9 @@ export async function explainEmptyClaim(
   if (!claimable || claimable.ids.length === 0) {
     return {
       reason: 'no_workspaces',
-      message: 'This account may not claim tasks in any of the requested workspaces.',
+      message: filter
+        ? `No workspace this account may claim in matches ${filter.join(', ')}.`
+        : 'This account may not claim tasks in any workspace.',
     };
   }
   const pending = await db.query<PendingView>(

@@ -42,3 +42,17 @@ export function assertCanCreate(ws: { can_create: boolean; name: string }): void
     );
   }
 }
+
+/**
+ * Throws 403 unless the caller may change this task: every member who can see a task may read it and
+ * claim it, but editing, cancelling and retrying it is for its creator and admins only.
+ */
+export function assertCanChange(
+  caller: Caller,
+  task: { created_by: string },
+  change: 'edit' | 'cancel' | 'retry',
+): void {
+  if (task.created_by !== caller.id && !isAdmin(caller)) {
+    throw new ApiError('forbidden', `Only the task's creator or an admin may ${change} it.`);
+  }
+}

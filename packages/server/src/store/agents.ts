@@ -32,11 +32,12 @@ export async function recordAgent(
   if (last && last.shape === shape && Date.now() - last.at < 5000) return;
   if (lastWrite.size > 10_000) lastWrite.clear();
   lastWrite.set(key, { at: Date.now(), shape });
-  await db.query(
+  const [row] = await db.query<{ inserted: boolean }>(
     `INSERT INTO agents (account_id, id, name, host, version, capabilities, max_tasks, workspace_ids, last_seen_at)
      VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], now())
      ON CONFLICT (account_id, id) DO UPDATE SET name = $3, host = $4, version = $5, capabilities = $6::text[],
-       max_tasks = $7, workspace_ids = $8::text[], last_seen_at = now(), online = true`,
+       max_tasks = $7, workspace_ids = $8::text[], last_seen_at = now(), online = true
+     RETURNING (xmax = 0) AS inserted`,
     [
       accountId,
       body.agentId,
@@ -47,6 +48,25 @@ export async function recordAgent(
       body.maxTasks,
       workspaces,
     ],
+  );
+  if (row?.inserted) await pruneAgents(db, accountId);
+}
+
+/** Agents kept per account, and how long one that stopped calling is still listed. */
+export const agentLimits = { perAccount: 100, staleDays: 7 };
+
+/**
+ * Bounds an account's `agents` rows when a new one appears: those not seen for `staleDays`, and all but the
+ * `perAccount` most recently seen, go (every claim with a new agentId would otherwise add a row for good).
+ */
+async function pruneAgents(db: Queryable, accountId: string): Promise<void> {
+  await db.query(
+    `DELETE FROM agents a
+      WHERE a.account_id = $1
+        AND (a.last_seen_at < now() - make_interval(days => $2)
+             OR a.id IN (SELECT id FROM agents WHERE account_id = $1
+                          ORDER BY last_seen_at DESC, id OFFSET $3))`,
+    [accountId, agentLimits.staleDays, agentLimits.perAccount],
   );
 }
 

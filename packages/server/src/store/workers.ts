@@ -1,7 +1,7 @@
 import { type Caller, isAdmin } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
 import type { WorkerRow } from '../db/rows.ts';
-import { notFound } from '../errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 
 /** A worker the caller may see: its own, or any for an admin; 404 otherwise. */
 export async function findVisibleWorker(db: Queryable, caller: Caller, id: string): Promise<WorkerRow> {
@@ -24,4 +24,35 @@ export async function workerHolder(
       [id],
     )
   )[0];
+}
+
+/** The header a current agent names itself with on every write to a worker it holds. */
+export const agentIdHeader = 'x-buildd-agent-id';
+
+/**
+ * Throws unless the writer is the worker's holder: its account (404 otherwise, as for any other account's
+ * object) and, when the writer names its agent (the `x-buildd-agent-id` header current agents send), that
+ * agent (403 for any other agent of the account). A write that names no agent is still taken on the account
+ * alone: older agents name none anywhere (their workers have agent ids of their own, `legacy-<worker id>`),
+ * and neither do scripts written against the documented API.
+ */
+export async function assertHolderAgent(
+  db: Queryable,
+  accountId: string,
+  workerId: string,
+  agentId: string | undefined,
+): Promise<void> {
+  const row = (
+    await db.query<{ agent_id: string }>('SELECT agent_id FROM workers WHERE id = $1 AND account_id = $2', [
+      workerId,
+      accountId,
+    ])
+  )[0];
+  if (!row) throw notFound('worker', workerId);
+  if (agentId !== undefined && agentId !== row.agent_id) {
+    throw new ApiError(
+      'forbidden',
+      'This worker is held by another agent of this account; only the agent that claimed it may report on it.',
+    );
+  }
 }

@@ -8,6 +8,7 @@ import { type LiveSettings, startLive } from '../../src/events/live.ts';
 import type { WebhookSettings } from '../../src/events/webhook-sender.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { createMetrics } from '../../src/metrics/registry.ts';
+import type { EventLimits } from '../../src/queue/event-limits.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { inProcessApps } from './api.ts';
@@ -42,6 +43,8 @@ export interface TestServerOptions {
   /** Serve `createApp` through `app.fetch` (test clients call it directly) instead of a socket. */
   inProcess?: boolean;
   artifactLimits?: { artifactBytes: number; taskBytes: number };
+  /** Per-worker event caps (small ones make the limits quick to reach). */
+  eventLimits?: Partial<EventLimits>;
 }
 
 let inProcessCount = 0;
@@ -64,6 +67,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     artifactLimits: opts.artifactLimits,
     live: opts.live,
     webhooks: { allowPrivate: true, ...opts.webhooks },
+    eventLimits: opts.eventLimits,
   };
   const running = opts.inProcess
     ? await startInProcess(settings)
@@ -105,6 +109,7 @@ async function startInProcess(s: {
   renewSeconds: number;
   artifactLimits: TestServerOptions['artifactLimits'];
   live: Partial<LiveSettings> | undefined;
+  eventLimits: Partial<EventLimits> | undefined;
 }): Promise<Pick<RunningServer, 'url' | 'reap' | 'close'>> {
   await migrate(s.db);
   const bus = new Bus(s.db);
@@ -122,6 +127,7 @@ async function startInProcess(s: {
     metrics: createMetrics(),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
     ...(s.artifactLimits ? { artifactLimits: s.artifactLimits } : {}),
+    eventLimits: s.eventLimits,
   });
   const url = `http://in-process-${++inProcessCount}.test`;
   inProcessApps.set(url, (request) => app.fetch(request));

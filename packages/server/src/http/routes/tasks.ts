@@ -4,7 +4,7 @@ import { toTask, toWorker, toWorkerEvent } from '../../db/rows.ts';
 import { dispatchToActionRunner } from '../../github/dispatch-task.ts';
 import { cancelTask } from '../../queue/cancel-task.ts';
 import { retryTask } from '../../queue/retry-task.ts';
-import { assertCanCreate, findVisibleWorkspace } from '../../store/access.ts';
+import { assertCanChange, assertCanCreate, findVisibleWorkspace } from '../../store/access.ts';
 import {
   eventsOfTask,
   findVisibleTask,
@@ -15,9 +15,7 @@ import {
 } from '../../store/tasks.ts';
 import { readJson, readQuery } from '../body.ts';
 import type { AppEnv } from '../context.ts';
-import { pageOf } from '../paging.ts';
-
-const numberOrNull = (s: string | undefined) => (s && /^\d+$/.test(s) ? Number(s) : null);
+import { cursorNumber, pageOf } from '../paging.ts';
 
 /** Tasks: create, list, read with workers and events, change while pending, cancel, retry. */
 export function taskRoutes() {
@@ -43,7 +41,7 @@ export function taskRoutes() {
     const me = c.var.account;
     const workspaceId = q.workspaceId ? (await findVisibleWorkspace(db, me, q.workspaceId)).id : null;
     const limit = q.limit ?? 50;
-    const filter = { workspaceId, status: q.status ?? null, beforeSeq: numberOrNull(q.cursor) };
+    const filter = { workspaceId, status: q.status ?? null, beforeSeq: cursorNumber(q.cursor, 'cursor') };
     const rows = await listTasks(db, me, filter, limit);
     return c.json(pageOf(rows, limit, toTask, (t) => t.seq));
   });
@@ -60,6 +58,7 @@ export function taskRoutes() {
     const { db, bus } = c.var.deps;
     const me = c.var.account;
     const task = await findVisibleTask(db, me, c.req.param('id'));
+    assertCanChange(me, task, 'edit');
     assertCanCreate(await findVisibleWorkspace(db, me, task.workspace_id));
     const updated = await updatePendingTask(db, task, body);
     await bus.publish('buildd_tasks');
@@ -70,8 +69,8 @@ export function taskRoutes() {
     const { db, bus } = c.var.deps;
     const me = c.var.account;
     const found = await findVisibleTask(db, me, c.req.param('id'));
-    assertCanCreate(await findVisibleWorkspace(db, me, found.workspace_id));
-    const { liveWorkerIds } = await db.transaction((tx) => cancelTask(tx, found.id));
+    assertCanChange(me, found, 'cancel');
+    const { liveWorkerIds } = await db.transaction((tx) => cancelTask(tx, found.id, me.id));
     for (const id of liveWorkerIds) await bus.publish('buildd_cancel', id);
     return c.json(toTask(await findVisibleTask(db, me, found.id)));
   });
@@ -80,8 +79,9 @@ export function taskRoutes() {
     const { db, bus } = c.var.deps;
     const me = c.var.account;
     const found = await findVisibleTask(db, me, c.req.param('id'));
+    assertCanChange(me, found, 'retry');
     assertCanCreate(await findVisibleWorkspace(db, me, found.workspace_id));
-    await db.transaction((tx) => retryTask(tx, found.id));
+    await db.transaction((tx) => retryTask(tx, found.id, me.id));
     await bus.publish('buildd_tasks', found.workspace_id);
     return c.json(toTask(await findVisibleTask(db, me, found.id)));
   });
@@ -91,7 +91,12 @@ export function taskRoutes() {
     const { db } = c.var.deps;
     const task = await findVisibleTask(db, c.var.account, c.req.param('id'));
     const limit = q.limit ?? 200;
-    const rows = await eventsOfTask(db, task.id, numberOrNull(q.after ?? q.cursor) ?? 0, limit + 1);
+    const rows = await eventsOfTask(
+      db,
+      task.id,
+      cursorNumber(q.after ?? q.cursor, q.after ? 'after' : 'cursor') ?? 0,
+      limit + 1,
+    );
     return c.json(pageOf(rows, limit, toWorkerEvent, (e) => e.id));
   });
 

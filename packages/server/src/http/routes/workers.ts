@@ -7,10 +7,11 @@ import { ApiError } from '../../errors.ts';
 import { observeClaim } from '../../metrics/registry.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
+import { defaultEventLimits, type EventLimits, EventRateLimiter } from '../../queue/event-limits.ts';
 import { isFinalPatch, updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
 import { continueOnEarlierBranch, resumeOfTask } from '../../store/questions.ts';
-import { findVisibleWorker } from '../../store/workers.ts';
+import { agentIdHeader, assertHolderAgent, findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 
@@ -82,6 +83,7 @@ export function workerRoutes() {
   r.patch('/workers/:id', async (c) => {
     const body = await readJson(c, PatchWorkerBody);
     const { db, bus, leaseSeconds } = c.var.deps;
+    await assertHolderAgent(db, c.var.account.id, c.req.param('id'), c.req.header(agentIdHeader));
     const apply = (q: Queryable) => updateWorker(q, c.var.account, c.req.param('id'), body, leaseSeconds);
     // Progress is one statement; a final report also moves the task, so it gets a transaction.
     const result = await retryTransient(() => (isFinalPatch(body) ? db.transaction(apply) : apply(db)));
@@ -100,11 +102,23 @@ export function workerRoutes() {
     );
   });
 
+  const limiters = new WeakMap<object, { limits: EventLimits; rate: EventRateLimiter }>();
   r.post('/workers/:id/events', async (c) => {
     const body = await readJson(c, PostEventsBody);
     const { db } = c.var.deps;
+    let per = limiters.get(c.var.deps);
+    if (!per) {
+      const limits = { ...defaultEventLimits, ...c.var.deps.eventLimits };
+      per = { limits, rate: new EventRateLimiter(limits) };
+      limiters.set(c.var.deps, per);
+    }
+    const workerId = c.req.param('id');
+    const holder = { accountId: c.var.account.id, agentId: c.req.header(agentIdHeader) };
+    await assertHolderAgent(db, holder.accountId, workerId, holder.agentId);
+    per.rate.take(workerId, body.events.length);
+    const { limits } = per;
     const stored = await retryTransient(() =>
-      db.transaction((tx) => appendEvents(tx, c.var.account.id, c.req.param('id'), body.events)),
+      db.transaction((tx) => appendEvents(tx, workerId, body.events, limits)),
     );
     c.var.deps.metrics.eventsIngested.inc(stored.stored);
     return c.json(stored);
