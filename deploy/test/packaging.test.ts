@@ -9,6 +9,7 @@
  * it is there), so it is one file with generous timeouts; it prints how long the installs took.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,7 +160,7 @@ describe('installed packages', () => {
     'the Coder snippet installs the agent through the server, and the agent completes a task',
     async () => {
       const serverHome = dir('server-home');
-      const adminKey = 'buildd_user_PackagingTestAdminKey0123456789abcdefgh';
+      const adminKey = `buildd_user_${randomBytes(32).toString('base64url')}`;
       const server = spawn(
         join(scratch, 'server-install', 'node_modules', '.bin', 'buildd-server'),
         ['--port', '0', '--data-dir', join(serverHome, 'data'), '--no-local-agent', '--log-format', 'json'],
