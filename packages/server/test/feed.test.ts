@@ -118,7 +118,7 @@ describe.each(await testEngines())('GET /api/stream on %s', (engine) => {
         headers: { authorization: `Bearer ${t.adminKey}`, 'last-event-id': id },
       });
       expect(res.status).toBe(400);
-      expect((await res.json()).error.code).toBe('bad_request');
+      expect((await res.json()).error.code).toBe('validation_failed');
     }
     const res = await fetch(`${t.url}/api/stream?workspaceId=nope`, {
       headers: { authorization: `Bearer ${t.adminKey}` },

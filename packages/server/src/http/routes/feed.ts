@@ -14,7 +14,7 @@ export function parseFeedPosition(value: string): ChangePosition {
   const m = value.match(/^(\d{1,19})-(\d{1,19})$/);
   if (!m || BigInt(m[1]!) > maxPosition || BigInt(m[2]!) > maxPosition) {
     throw new ApiError(
-      'bad_request',
+      'validation_failed',
       'Last-Event-ID (or after=) must be an id this feed sent, such as "1234-567".',
     );
   }

@@ -12,7 +12,7 @@ function parseAfter(value: string | undefined): number {
   if (value === undefined || value === '') return 0;
   if (!/^\d{1,15}$/.test(value)) {
     throw new ApiError(
-      'bad_request',
+      'validation_failed',
       'Last-Event-ID (or after=) must be the id of a progress event: a whole number below 10^15.',
     );
   }
