@@ -8,6 +8,7 @@ import { EmbeddedError, openDb, pgliteEraDataDir, SchemaTooNewError } from './db
 import { keyPrefix } from './ids.ts';
 import { startLocalAgent } from './local-agent.ts';
 import { chooseLogFormat, createServerLogger } from './log.ts';
+import { loadSecretKeys, SecretKeyError } from './secrets/load-secret-keys.ts';
 import { startServer } from './server.ts';
 import { serverVersion } from './version.ts';
 
@@ -53,6 +54,26 @@ async function main(): Promise<void> {
     return work;
   };
 
+  let secretKeys: Awaited<ReturnType<typeof loadSecretKeys>>;
+  try {
+    secretKeys = await loadSecretKeys({
+      ...config.secretKey,
+      file: config.secretKey.file ?? join(dirname(config.dataDir), 'secret.key'),
+      fileIsExplicit: config.secretKey.file !== undefined,
+    });
+  } catch (err) {
+    if (err instanceof SecretKeyError) fail(err.message, 2);
+    throw err;
+  }
+  if (secretKeys.generated) {
+    log.info(
+      { file: join(dirname(config.dataDir), 'secret.key') },
+      config.databaseUrl
+        ? 'generated the key that encrypts stored GitHub tokens; replicas sharing DATABASE_URL need the same key (BUILDD_SECRET_KEY)'
+        : 'generated the key that encrypts stored GitHub tokens; keep it with backups of the data dir',
+    );
+  }
+
   let db: Awaited<ReturnType<typeof openDb>>;
   try {
     db = await step(
@@ -70,7 +91,7 @@ async function main(): Promise<void> {
   closers.push(() => db.close());
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await step(startServer({ db, log, ...config }));
+    server = await step(startServer({ db, log, ...config, secretKeys: secretKeys.keys }));
   } catch (err) {
     await db.close().catch(() => {});
     if (err instanceof SchemaTooNewError) fail(err.message, 3);

@@ -1,6 +1,7 @@
 import { TaskResult } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
 import type { WorkerRow } from '../db/rows.ts';
+import { wantPullRequest } from './pull-requests.ts';
 
 /**
  * Exit causes after which the same task is worth another attempt (by another agent, after a backoff):
@@ -41,8 +42,11 @@ export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void
     // The task's result is the worker's columns of the same names (the protocol's TaskResult).
     const columns = worker as unknown as Record<string, unknown>;
     const result = Object.fromEntries(resultFields.map((f) => [f, columns[columnOf(f)] ?? null]));
+    await wantPullRequest(tx, worker);
+    // The pull request an earlier attempt opened stays linked until the server updates it.
     await tx.query(
-      `UPDATE tasks SET status = 'completed', result = $2::jsonb, error = NULL, exit_cause = 'completed',
+      `UPDATE tasks SET status = 'completed', error = NULL, exit_cause = 'completed',
+              result = $2::jsonb || jsonb_build_object('prUrl', COALESCE($2::jsonb ->> 'prUrl', pull_request ->> 'url')),
               question = NULL, resume_input = NULL,
               finished_at = now(), updated_at = now()
         WHERE id = $1 AND status IN ('assigned', 'running', 'waiting_input')`,
