@@ -147,7 +147,7 @@ describe.each(await testEngines())('pull requests on %s', (engine) => {
       githubApiUrl: github.url,
       github: opts.serverWideToken ? { apiUrl: github.url, token: serverToken } : undefined,
       publicUrl,
-      secretKeys: new SecretKeys(key),
+      secretKeys: opts.keys ?? new SecretKeys(key),
       pullRequests: { ...quickRetries, ...opts.pullRequests },
     });
     servers.push(server);
@@ -402,5 +402,46 @@ describe.each(await testEngines())('pull requests on %s', (engine) => {
     expect((await db!.query('SELECT 1 FROM workspaces WHERE github_token_sealed IS NOT NULL')).length).toBe(
       0,
     );
+  });
+
+  it('re-encrypts tokens with a new key during a rotation, and shows a lost key on the task', async () => {
+    const first = await start();
+    await first.admin.post('/api/workspaces', {
+      name: 'gh',
+      config: { githubRepo: 'acme/widgets' },
+      githubToken: workspaceToken,
+    });
+    const sealed = async () =>
+      (await db!.query<{ s: string }>('SELECT github_token_sealed AS s FROM workspaces'))[0]!.s;
+    const before = await sealed();
+    await first.server.close();
+    servers = [];
+
+    // BUILDD_SECRET_KEY=new, BUILDD_SECRET_KEYS_OLD=old: sealed again under the new key at start.
+    const newKey = randomBytes(32);
+    const second = await start({ keys: new SecretKeys(newKey, [key]) });
+    const after = await sealed();
+    expect(after).not.toBe(before);
+    expect(new SecretKeys(newKey).open(after)).toBe(workspaceToken);
+    const task = await second.admin.post('/api/tasks', { workspaceId: 'gh', title: 'Rotated', prompt: 'p' });
+    await runToCompletion(second.agent, 'a1', 'done');
+    await taskWhen(second.admin, task.body.id, (t) => t.pullRequest?.state === 'open');
+    expect(github!.received.at(-1)!.authorization).toBe(`Bearer ${workspaceToken}`);
+    await second.server.close();
+    servers = [];
+
+    // A server that lacks the key (lost, or not given): the pull request fails at once, saying why.
+    const third = await start({ keys: SecretKeys.ephemeral() });
+    const calls = github!.received.length;
+    expect(logs).toContain("a workspace's GitHub token cannot be decrypted");
+    await third.admin.post(`/api/tasks/${task.body.id}/messages`, { text: 'once more' });
+    await runToCompletion(third.agent, 'a2', 'again');
+    const failed = await taskWhen(third.admin, task.body.id, (t) => t.pullRequest?.state === 'failed');
+    expect(failed.status).toBe('completed');
+    expect(failed.pullRequest.error).toMatch(/server key [0-9a-f]{8}, which this server does not have/);
+    expect(failed.pullRequest.attempts).toBe(1);
+    expect(github!.received.length).toBe(calls);
+    // The link to the pull request opened before stays.
+    expect(failed.result.prUrl).toBe(github!.pulls[0]!.html_url);
   });
 });
