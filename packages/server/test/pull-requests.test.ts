@@ -128,7 +128,7 @@ describe.each(await testEngines())('pull requests on %s', (engine) => {
 
   /** A real server on port 0 over the test's database (made once), GitHub being the fake. */
   async function start(
-    opts: { serverWideToken?: boolean; pullRequests?: Partial<PullRequestSettings> } = {},
+    opts: { serverWideToken?: boolean; pullRequests?: Partial<PullRequestSettings>; keys?: SecretKeys } = {},
   ) {
     github ??= await fakeGitHub();
     db ??= await freshDb(engine);
