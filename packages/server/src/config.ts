@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adminKeyProblem } from './ids.ts';
+import { parseSecretKey } from './secrets/secret-keys.ts';
 
 export interface ServerConfig {
   /** `serve` (the default), or a maintenance command on the embedded data dir. */
@@ -153,6 +154,12 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
     throw new ConfigError(`BUILDD_PUBLIC_URL must be an http(s) URL; got "${publicUrl}".`);
   }
+  const secretKey = env.BUILDD_SECRET_KEY || undefined;
+  if (secretKey !== undefined && !parseSecretKey(secretKey)) {
+    throw new ConfigError(
+      'BUILDD_SECRET_KEY must be 64 hex digits or 32 bytes in base64 (openssl rand -base64 32).',
+    );
+  }
   const databaseUrl = str('database-url', 'DATABASE_URL') || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://.');
@@ -198,7 +205,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     githubApiUrl: githubApiUrl.replace(/\/+$/, ''),
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     secretKey: {
-      key: env.BUILDD_SECRET_KEY || undefined,
+      key: secretKey,
       file: env.BUILDD_SECRET_KEY_FILE || undefined,
       old: (env.BUILDD_SECRET_KEYS_OLD ?? '')
         .split(',')

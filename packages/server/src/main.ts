@@ -54,26 +54,6 @@ async function main(): Promise<void> {
     return work;
   };
 
-  let secretKeys: Awaited<ReturnType<typeof loadSecretKeys>>;
-  try {
-    secretKeys = await loadSecretKeys({
-      ...config.secretKey,
-      file: config.secretKey.file ?? join(dirname(config.dataDir), 'secret.key'),
-      fileIsExplicit: config.secretKey.file !== undefined,
-    });
-  } catch (err) {
-    if (err instanceof SecretKeyError) fail(err.message, 2);
-    throw err;
-  }
-  if (secretKeys.generated) {
-    log.info(
-      { file: join(dirname(config.dataDir), 'secret.key') },
-      config.databaseUrl
-        ? 'generated the key that encrypts stored GitHub tokens; replicas sharing DATABASE_URL need the same key (BUILDD_SECRET_KEY)'
-        : 'generated the key that encrypts stored GitHub tokens; keep it with backups of the data dir',
-    );
-  }
-
   let db: Awaited<ReturnType<typeof openDb>>;
   try {
     db = await step(
@@ -89,6 +69,30 @@ async function main(): Promise<void> {
     throw err;
   }
   closers.push(() => db.close());
+  // After the database: the default key file sits beside the data dir, which opening it created.
+  let secretKeys: Awaited<ReturnType<typeof loadSecretKeys>>;
+  try {
+    secretKeys = await loadSecretKeys({
+      ...config.secretKey,
+      file: config.secretKey.file ?? join(dirname(config.dataDir), 'secret.key'),
+      fileIsExplicit: config.secretKey.file !== undefined,
+    });
+  } catch (err) {
+    if (err instanceof SecretKeyError) {
+      await db.close().catch(() => {});
+      fail(err.message, 2);
+    }
+    throw err;
+  }
+  if (secretKeys.generated) {
+    log.info(
+      { file: join(dirname(config.dataDir), 'secret.key') },
+      config.databaseUrl
+        ? 'generated the key that encrypts stored GitHub tokens; replicas sharing DATABASE_URL need the same key (BUILDD_SECRET_KEY)'
+        : 'generated the key that encrypts stored GitHub tokens; back it up apart from the database',
+    );
+  }
+
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await step(startServer({ db, log, ...config, secretKeys: secretKeys.keys }));

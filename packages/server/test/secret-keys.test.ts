@@ -61,6 +61,9 @@ describe('the server key that encrypts stored GitHub tokens', () => {
     expect(config.secretKey).toEqual({ key: undefined, file: '/etc/buildd/key', old: ['a', 'b'] });
     expect(config.publicUrl).toBe('https://buildd.example.com');
     expect(config.githubApiUrl).toBe('https://ghe.example.com/api/v3');
+    expect(() => loadServerConfig([], { BUILDD_SECRET_KEY: 'hunter2' })).toThrow(
+      /BUILDD_SECRET_KEY must be 64 hex digits/,
+    );
     expect(() => loadServerConfig([], { BUILDD_PUBLIC_URL: 'buildd.example.com' })).toThrow(
       /BUILDD_PUBLIC_URL must be an http\(s\) URL/,
     );

@@ -54,7 +54,8 @@ export async function loadSecretKeys(
     return { keys: new SecretKeys(key, old), generated: false };
   }
   const key = randomBytes(32);
-  await mkdir(dirname(source.file), { recursive: true, mode: 0o700 });
+  // No mode on the folder: it may be the data dir's parent, which the embedded PostgreSQL's user must enter.
+  await mkdir(dirname(source.file), { recursive: true });
   // `wx`: two servers starting together must not each write a key of their own.
   try {
     await writeFile(source.file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
