@@ -153,8 +153,6 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const port = (server.address() as AddressInfo).port;
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
   url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  // Pull requests a stopped server left unopened.
-  pullRequestSender.wake();
   return {
     url,
     port,

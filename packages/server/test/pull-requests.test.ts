@@ -40,7 +40,7 @@ async function fakeGitHub() {
   const received: Received[] = [];
   const pulls: FakePull[] = [];
   const waiters: (() => void)[] = [];
-  const state = { failWith: undefined as number | undefined };
+  const state = { failWith: undefined as number | undefined, hang: false };
   const answer = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -55,6 +55,7 @@ async function fakeGitHub() {
       authorization: req.headers.authorization,
       body,
     });
+    if (state.hang) return; // never answers (the server's time-out or shutdown ends the call)
     if (state.failWith) return answer(res, state.failWith, { message: 'Server Error' });
     const m = /^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+))?$/.exec(url.pathname);
     if (!m) return answer(res, 404, { message: 'Not Found' });
@@ -108,7 +109,11 @@ async function fakeGitHub() {
     async waitFor(test: (r: Received) => boolean) {
       while (!received.some(test)) await new Promise<void>((resolve) => waiters.push(resolve));
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -317,27 +322,32 @@ describe.each(await testEngines())('pull requests on %s', (engine) => {
   });
 
   it('opens the pull request a stopped server left unopened, when the next one starts', async () => {
-    const first = await start({ pullRequests: { maxAttempts: 1000, retryBaseMs: 50 } });
+    const first = await start();
     await first.admin.post('/api/workspaces', {
       name: 'gh',
       config: { githubRepo: 'acme/widgets' },
       githubToken: workspaceToken,
     });
-    github!.state.failWith = 502;
+    github!.state.hang = true;
     const task = await first.admin.post('/api/tasks', { workspaceId: 'gh', title: 'Later', prompt: 'p' });
     await runToCompletion(first.agent, 'a1', 'done');
-    const pending = await taskWhen(first.admin, task.body.id, (t) => t.pullRequest?.error != null);
-    expect(pending.pullRequest.state).toBe('pending');
+    // The server stops while GitHub has not answered its first call.
+    await github!.waitFor(() => true);
     await first.server.close();
-    servers = servers.filter((s) => s !== first.server);
+    servers = [];
+    expect(github!.pulls).toHaveLength(0);
+    const [row] = await db!.query<{ state: string; locked_until: Date | null }>(
+      'SELECT state, locked_until FROM pull_requests',
+    );
+    expect(row).toMatchObject({ state: 'pending', locked_until: null });
 
-    github!.state.failWith = undefined;
+    github!.state.hang = false;
     const next = await start();
     const opened = await taskWhen(next.admin, task.body.id, (t) => t.pullRequest?.state === 'open');
     expect(github!.pulls).toHaveLength(1);
     expect(github!.pulls[0]!.title).toBe('Later');
     expect(opened.result.prUrl).toBe(github!.pulls[0]!.html_url);
-    expect(opened.pullRequest.error).toBeNull();
+    expect(opened.pullRequest).toMatchObject({ error: null, attempts: 1 });
   });
 
   it('never returns the token nor stores it in plain text; only admins set it; bad input is 400', async () => {

@@ -5,6 +5,7 @@ import {
   type DuePullRequest,
   type PullRequestOutcome,
   recordPullRequestOutcome,
+  releasePullRequest,
   takeDuePullRequests,
 } from '../queue/pull-requests.ts';
 import type { GitHubAccess } from './access.ts';
@@ -108,6 +109,8 @@ export class PullRequestSender {
       outcome = { ok: true, number: pr.number, url: pr.url, head: d.head };
       this.log.info({ task: d.task_id, repo: d.repo, pr: pr.number }, 'pull request opened or updated');
     } catch (err) {
+      // Stopped mid-sync: given back below, for the next sweep (this or another replica).
+      if (this.stopped) return this.giveBack(d);
       const transient = !(err instanceof GitHubError) || err.transient;
       const retry = transient && d.attempts < this.settings.maxAttempts;
       const error = (err as Error).message.slice(0, 1000);
@@ -127,9 +130,14 @@ export class PullRequestSender {
         retry ? 'pull request not opened; trying again later' : 'pull request not opened; gave up',
       );
     }
-    // Stopped mid-sync: the row's lease runs out and the next sweep (this or another replica) does it again.
-    if (this.stopped) return;
     await recordPullRequestOutcome(this.db, d, outcome);
+  }
+
+  /** A sync cut short by stop(): the row is free again at once (a server killed outright leaves its lease to expire). */
+  private async giveBack(d: DuePullRequest): Promise<void> {
+    await releasePullRequest(this.db, d).catch((err) =>
+      this.log.warn({ task: d.task_id, err: (err as Error).message }, 'could not give a pull request back'),
+    );
   }
 
   async stop(): Promise<void> {

@@ -122,3 +122,15 @@ export async function recordPullRequestOutcome(
     ],
   );
 }
+
+/** Gives back a pull request taken but not synced (the server is stopping): due again at once, the attempt uncounted. */
+export async function releasePullRequest(
+  db: Queryable,
+  due: Pick<DuePullRequest, 'task_id' | 'generation'>,
+): Promise<void> {
+  await db.query(
+    `UPDATE pull_requests SET locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
+      WHERE task_id = $1 AND generation = $2`,
+    [due.task_id, due.generation],
+  );
+}
