@@ -102,14 +102,6 @@ async function main(): Promise<void> {
     throw err;
   }
   closers.push(() => server.close());
-  log.info(
-    {
-      url: server.url,
-      engine: db.engine,
-      ...(db.cluster ? { dataDir: config.dataDir, postgres: db.cluster.version } : {}),
-    },
-    'buildd-server listening',
-  );
 
   const admin = await step(ensureAdmin(db, config.adminKey));
   if (admin.created && admin.apiKey) {
@@ -123,6 +115,16 @@ async function main(): Promise<void> {
       );
     }
   }
+
+  // Said once the admin exists, so whoever waits for this line can use the key at once.
+  log.info(
+    {
+      url: server.url,
+      engine: db.engine,
+      ...(db.cluster ? { dataDir: config.dataDir, postgres: db.cluster.version } : {}),
+    },
+    'buildd-server listening',
+  );
 
   if (config.localAgent && !stopping) {
     const localAgent = await step(
