@@ -135,8 +135,9 @@ describe('a run that asks a person', () => {
     expect(`${diff.body}`.trim()).toBe(expected.trim());
     expect(diff.body).toContain('+ahoy');
     const list = await admin.get(`/api/tasks/${taskId}/artifacts`);
-    expect(list.body.items.map((a: { name: string }) => a.name)).toEqual(['diff']);
-    const sha = list.body.items[0].sha256 as string;
+    // Newest first: the conversation is uploaded after the diff, at the very end of the run.
+    expect(list.body.items.map((a: { name: string }) => a.name)).toEqual(['conversation', 'diff']);
+    const sha = list.body.items[1].sha256 as string;
     const again = await svc.api.call('POST', `/api/workers/${task.workers[0].id}/artifacts`, 'x', {
       'x-artifact-name': 'late',
     });
