@@ -165,8 +165,15 @@ describe('a run that asks a person', () => {
     expect(task.workers[1].accountId).toBe(other.id);
     expect(task.workers[1].branch).toBe(before.result.branch);
     const first = anthropic.requests[requestsBefore];
-    expect(JSON.stringify(first?.body.messages)).toContain('Write a greeting');
-    expect(JSON.stringify(first?.body.messages)).toContain('Please also add a farewell.');
+    const seen = JSON.stringify(first?.body.messages);
+    expect(seen).toContain('Write a greeting');
+    expect(seen).toContain('Please also add a farewell.');
+    // The earlier conversation itself, not only the prompt: its question and the person's answer, with the
+    // earlier worktree's paths moved to this agent's checkout.
+    expect(seen).toContain(question);
+    expect(seen).toContain('ahoy, matey');
+    expect(seen).not.toContain(`worktrees/${before.workers[0].id}`);
+    expect(seen).toContain(`worktrees/${task.workers[1].id}`);
     // Both runs' work is on the one branch in origin.
     expect(origin.readFile(before.result.branch, 'greeting.txt')).toBe('ahoy');
     expect(origin.readFile(before.result.branch, 'farewell.txt')).toBe('fair winds');
