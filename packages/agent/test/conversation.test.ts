@@ -61,11 +61,12 @@ beforeAll(async () => {
         return [write('greeting.txt', 'ahoy\n'), text('Greeted.')];
       if (seen.includes('Park me')) return [write('draft.txt', 'draft\n'), ask, text('unreachable')];
       if (seen.includes('Meanwhile')) return [text('Other task done.')];
-      if (seen.includes('Listen to me')) {
+      if (seen.includes('Listen to me') || seen.includes('Listen by poll')) {
         // The first answer is slow: the person's message arrives while the turn runs.
         return [write('slow.txt', 'slow\n', { delayMs: 4_000 }), text('Heard you.')];
       }
-      if (seen.includes('Ask by push')) return [ask, text('Answered by push.')];
+      if (seen.includes('Ask by push') || seen.includes('Ask by poll'))
+        return [ask, text('Answered by push.')];
       return [text('(no script)')];
     },
   });
@@ -82,7 +83,7 @@ afterAll(async () => {
 });
 
 /** A real agent with a HOME, Claude config dir and data dir of its own. */
-function startTestAgent(key: string, flags: string[]): RunningAgent {
+function startTestAgent(key: string, flags: string[], channel = true): RunningAgent {
   const home = mkdtempSync(join(root, 'home-'));
   mkdirSync(join(home, 'tmp'));
   const config = testConfig(server.url, ['--api-key', key, '--no-sandbox', ...flags], {
@@ -94,7 +95,7 @@ function startTestAgent(key: string, flags: string[]): RunningAgent {
     ANTHROPIC_API_KEY: fakeApiKey,
     CLAUDE_CODE_OAUTH_TOKEN: '',
   });
-  const agent = startAgent(config, { log: memoryLog().log });
+  const agent = startAgent(config, { log: memoryLog().log, channel });
   agents.push(agent);
   return agent;
 }
@@ -188,5 +189,28 @@ describe('the conversation travels with the task', () => {
     expect(answered.status).toBe('completed');
     expect(answered.workers).toHaveLength(1);
     expect(anthropic.requests.some((r) => /tool_result.*hello there/.test(messagesOf(r)))).toBe(true);
+  }, 400_000);
+
+  it('without the push channel, the poll brings the message and the answer', async () => {
+    const svc = await makeAccount(admin, server.url, { type: 'service' });
+    startTestAgent(svc.key, ['--poll-interval=1'], false);
+
+    const talking = await createTask('Talk', 'Listen by poll');
+    await until(() => anthropic.requests.some((r) => messagesOf(r).includes('Listen by poll')));
+    expect((await admin.post(`/api/tasks/${talking}/messages`, { text: 'Polled words.' })).status).toBe(202);
+    const task = await taskWhen(talking, (t) => isFinal(t.status));
+    expect(task.status).toBe('completed');
+    expect(task.workers).toHaveLength(1);
+    const session = anthropic.requests.find((r) => messagesOf(r).includes('Listen by poll'))?.sessionId;
+    const later = anthropic.requests.filter((r) => r.sessionId === session).slice(1);
+    expect(later.some((r) => messagesOf(r).includes('Polled words.'))).toBe(true);
+
+    const asking = await createTask('Ask', 'Ask by poll');
+    expect((await taskWhen(asking, (t) => t.status === 'waiting_input' || isFinal(t.status))).status).toBe(
+      'waiting_input',
+    );
+    await admin.post(`/api/tasks/${asking}/answer`, { text: 'polled answer' });
+    expect((await taskWhen(asking, (t) => isFinal(t.status))).status).toBe('completed');
+    expect(anthropic.requests.some((r) => /tool_result.*polled answer/.test(messagesOf(r)))).toBe(true);
   }, 400_000);
 });

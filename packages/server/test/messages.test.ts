@@ -121,4 +121,11 @@ describe.each(await testEngines())('messages to a running task on %s', (engine) 
     expect(sent.status).toBe(202);
     expect(sent.body.status).toBe('pending');
   });
+
+  it('the OpenAPI document lists the message routes', async () => {
+    const doc = (await t.admin.get('/api/openapi.json')).body;
+    expect(doc.paths['/api/tasks/{id}/messages'].post).toBeDefined();
+    expect(doc.paths['/api/workers/{id}/messages'].get).toBeDefined();
+    expect(doc.paths['/api/workers/{id}/messages/delivered'].post.requestBody).toBeDefined();
+  });
 });
