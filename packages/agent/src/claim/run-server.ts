@@ -105,9 +105,11 @@ export function runServerFor(
       messages.open(push);
       const timer = setInterval(() => void messages.poll(), pollMs);
       void messages.poll();
-      return () => {
+      return async () => {
         clearInterval(timer);
         messages.close();
+        // Before the final report: a message the server still thinks untaken would become a follow-up.
+        await messages.confirm();
       };
     },
   };
@@ -151,7 +153,8 @@ class MessageFeed {
     }
     for (const m of items) {
       if (this.#taken.has(m.id)) continue;
-      if (!this.#push(`A person watching this task sends you a message:\n\n${m.text}`)) return;
+      // Refused: the session's input has ended. Left unconfirmed, the server makes it a follow-up.
+      if (!this.#push(`A person watching this task sends you a message:\n\n${m.text}`)) break;
       this.#taken.add(m.id);
       this.#unconfirmed.add(m.id);
       this.reporter.event('log', {
@@ -160,7 +163,7 @@ class MessageFeed {
         id: m.id,
       });
     }
-    void this.#confirm();
+    void this.confirm();
   }
 
   async poll(): Promise<void> {
@@ -168,7 +171,8 @@ class MessageFeed {
     if (pending) this.take(pending.items);
   }
 
-  async #confirm(): Promise<void> {
+  /** Tells the server which messages the session took (again, for any a failed call left unconfirmed). */
+  async confirm(): Promise<void> {
     const ids = [...this.#unconfirmed];
     if (ids.length === 0) return;
     try {

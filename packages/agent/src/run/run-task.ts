@@ -82,7 +82,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
     const configDir = claudeConfigDir(ctx.claudeEnv);
     const sessionId = randomUUID();
     const resumed = await resumeConversation(worker, checkout.dir, configDir, ctx);
-    let closeInput: (() => void) | undefined;
+    let closeInput: (() => Promise<void>) | undefined;
     const { result, thrown } = await runSdkSession({
       prompt: resumed ? resumePrompt(worker) : promptOf(worker),
       sessionId,
@@ -113,7 +113,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
         ctx.reporter.event('log', { level: 'warn', message: `guard denied ${tool}: ${reason}` }),
       log: ctx.log,
     });
-    closeInput?.();
+    await closeInput?.();
     clearTimeout(timer);
     timings.sdkMs = Math.round(performance.now() - sdkStarted);
     state = classifySdkEnd({

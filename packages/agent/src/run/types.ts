@@ -73,9 +73,9 @@ export interface RunServer {
   downloadArtifact(sha256: string): Promise<Uint8Array>;
   /**
    * Feeds a person's messages to the running session through `push` (false: the session's input has ended,
-   * the message stays with the server). Answers a function that stops it.
+   * the message stays with the server). Answers a function that stops it and confirms what was taken.
    */
-  openInput(push: (text: string) => boolean): () => void;
+  openInput(push: (text: string) => boolean): () => Promise<void>;
 }
 
 /** What a run needs from the agent around it. */
