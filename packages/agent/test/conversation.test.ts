@@ -4,7 +4,7 @@
  * resumes its conversation in a new attempt; answers and a person's messages reach a live session by push
  * (the poll interval is far too long to explain them).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,7 @@ let anthropic: FakeAnthropic;
 let root: string;
 let origin: Origin;
 const agents: RunningAgent[] = [];
+const homes: string[] = [];
 
 const question = 'Which greeting should the file hold?';
 const ask = tool('AskUserQuestion', {
@@ -85,6 +86,7 @@ afterAll(async () => {
 /** A real agent with a HOME, Claude config dir and data dir of its own. */
 function startTestAgent(key: string, flags: string[], channel = true): RunningAgent {
   const home = mkdtempSync(join(root, 'home-'));
+  homes.push(home);
   mkdirSync(join(home, 'tmp'));
   const config = testConfig(server.url, ['--api-key', key, '--no-sandbox', ...flags], {
     HOME: home,
@@ -161,6 +163,12 @@ describe('the conversation travels with the task', () => {
     );
     expect(origin.readFile(branch, 'greeting.txt')).toBe('ahoy');
     expect(origin.readFile(branch, 'draft.txt')).toBe('draft');
+    // The transcripts went to the server; none is left in the agent's Claude config dir.
+    const projects = join(homes.at(-1) as string, '.claude', 'projects');
+    const left = existsSync(projects)
+      ? readdirSync(projects, { recursive: true }).filter((f) => String(f).endsWith('.jsonl'))
+      : [];
+    expect(left).toEqual([]);
   }, 400_000);
 
   it('a message reaches a running session, and an answer a waiting one, by push alone', async () => {
