@@ -72,6 +72,9 @@ export async function runSdkSession(
     ...s.claudeEnv,
     // No DNS look-ups, update checks or side requests from a worker.
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    // No auto memory: it would carry one task's notes into the next task of the same repository on this
+    // agent only; what travels with a task is its conversation.
+    CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1',
   };
   const child = new ClaudeProcess((data) =>
     s.log('debug', 'claude code stderr', { data: data.slice(0, 1_000) }),
