@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedWorker } from '@buildd/protocol';
+import type { RunContext } from './types.ts';
 
 /** The artifact name of a run's transcript. */
 export const conversationArtifact = 'conversation';
@@ -117,4 +118,45 @@ export function resumePrompt(worker: ClaimedWorker): string {
     return `A person answered your question:\n\n${input.text}\n\nYour earlier commits are on this branch in your working directory (a new checkout). Continue the task with this answer.`;
   }
   return `The task is done as far as it went, and its commits are on this branch in your working directory (a new checkout). A person now asks for more:\n\n${input.text}`;
+}
+
+/**
+ * Places the conversation this attempt continues (an earlier attempt's transcript, by any agent) for this
+ * checkout; answers its session id, or null to start afresh (none, or it could not be had: the prompt then
+ * carries the task and the new input, as before conversations travelled).
+ */
+export async function resumeConversation(
+  worker: ClaimedWorker,
+  cwd: string,
+  configDir: string,
+  ctx: RunContext,
+): Promise<string | null> {
+  const sha256 = worker.resume?.conversationSha256;
+  if (!sha256 || !ctx.server) return null;
+  try {
+    const sessionId = await placeConversation(configDir, cwd, await ctx.server.downloadArtifact(sha256));
+    if (sessionId)
+      ctx.reporter.event('log', { level: 'info', message: 'resuming the earlier conversation', sha256 });
+    return sessionId;
+  } catch (error) {
+    ctx.log('warn', 'could not resume the earlier conversation; starting afresh', { error: String(error) });
+    ctx.reporter.event('log', { level: 'warn', message: 'could not resume the earlier conversation' });
+    return null;
+  }
+}
+
+/** Uploads this run's transcript as the task's `conversation` and removes the local copies. */
+export async function keepConversation(
+  cwd: string,
+  configDir: string,
+  sessionIds: string[],
+  ctx: RunContext,
+) {
+  const [own] = sessionIds;
+  const bytes = own ? await readConversation(configDir, cwd, own) : null;
+  if (bytes && ctx.server)
+    await ctx.server.uploadArtifact(conversationArtifact, conversationContentType, bytes);
+  await removeConversations(configDir, cwd, sessionIds).catch((error: unknown) =>
+    ctx.log('debug', 'could not remove a transcript', { error: String(error) }),
+  );
 }

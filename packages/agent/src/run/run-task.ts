@@ -5,15 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClaimedWorker } from '@buildd/protocol';
-import {
-  claudeConfigDir,
-  conversationArtifact,
-  conversationContentType,
-  placeConversation,
-  readConversation,
-  removeConversations,
-  resumePrompt,
-} from './conversation.ts';
+import { claudeConfigDir, keepConversation, resumeConversation, resumePrompt } from './conversation.ts';
 import { branchDiff } from './diff.ts';
 import { abortedState, classifySdkEnd, gitFailure } from './end-state.ts';
 import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
@@ -168,42 +160,6 @@ function parkingAsk(
       clearTimeout(timer);
     }
   };
-}
-
-/**
- * Places the conversation this attempt continues (an earlier attempt's transcript, by any agent) for this
- * checkout; answers its session id, or null to start afresh (none, or it could not be had: the prompt then
- * carries the task and the new input, as before conversations travelled).
- */
-async function resumeConversation(
-  worker: ClaimedWorker,
-  cwd: string,
-  configDir: string,
-  ctx: RunContext,
-): Promise<string | null> {
-  const sha256 = worker.resume?.conversationSha256;
-  if (!sha256 || !ctx.server) return null;
-  try {
-    const sessionId = await placeConversation(configDir, cwd, await ctx.server.downloadArtifact(sha256));
-    if (sessionId)
-      ctx.reporter.event('log', { level: 'info', message: 'resuming the earlier conversation', sha256 });
-    return sessionId;
-  } catch (error) {
-    ctx.log('warn', 'could not resume the earlier conversation; starting afresh', { error: String(error) });
-    ctx.reporter.event('log', { level: 'warn', message: 'could not resume the earlier conversation' });
-    return null;
-  }
-}
-
-/** Uploads this run's transcript as the task's `conversation` and removes the local copies. */
-async function keepConversation(cwd: string, configDir: string, sessionIds: string[], ctx: RunContext) {
-  const [own] = sessionIds;
-  const bytes = own ? await readConversation(configDir, cwd, own) : null;
-  if (bytes && ctx.server)
-    await ctx.server.uploadArtifact(conversationArtifact, conversationContentType, bytes);
-  await removeConversations(configDir, cwd, sessionIds).catch((error: unknown) =>
-    ctx.log('debug', 'could not remove a transcript', { error: String(error) }),
-  );
 }
 
 /** The branch's diff as the task's `diff` artifact, for review; a failure is reported, never fatal. */
