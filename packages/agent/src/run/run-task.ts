@@ -100,7 +100,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       deniedReadPaths: ctx.sandbox?.deniedReadPaths ?? [],
       abort,
       tracker,
-      ...(ctx.server ? { ask: parkingAsk(ctx, stop) } : {}),
+      ...(ctx.server ? { ask: parkingAsk(ctx, stop, abort.signal) } : {}),
       onDeny: (tool, reason) =>
         ctx.reporter.event('log', { level: 'warn', message: `guard denied ${tool}: ${reason}` }),
       log: ctx.log,
@@ -147,6 +147,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
 function parkingAsk(
   ctx: RunContext,
   stop: (cause: string) => void,
+  run: AbortSignal,
 ): NonNullable<RunContext['server']>['ask'] {
   return async (question, signal) => {
     const parkAfterMs = ctx.parkAfterMs ?? defaultParkAfterMs;
@@ -155,7 +156,11 @@ function parkingAsk(
       stop('parked');
     }, parkAfterMs);
     try {
-      return await (ctx.server as NonNullable<RunContext['server']>).ask(question, signal);
+      // The run's own signal too: a stopped run must stop asking the server even if the SDK never aborts the call.
+      return await (ctx.server as NonNullable<RunContext['server']>).ask(
+        question,
+        AbortSignal.any([signal, run]),
+      );
     } finally {
       clearTimeout(timer);
     }
