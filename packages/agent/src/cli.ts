@@ -17,6 +17,7 @@ Options (flag / environment variable / default):
   --capability=CAP      BUILDD_CAPABILITIES    extra capabilities (repeatable), added to the detected ones
   --model=MODEL         BUILDD_MODEL           ${defaults.model}
   --task-timeout=MIN    BUILDD_TASK_TIMEOUT    ${defaults.taskTimeoutMinutes}
+  --park-after=SEC      BUILDD_PARK_AFTER      ${defaults.parkAfterSeconds} (a run waiting this long for an answer frees its slot)
   --grace-period=SEC    BUILDD_GRACE_PERIOD    ${defaults.gracePeriodSeconds} (how long running tasks may finish on shutdown)
   --auth=oauth|api      BUILDD_CLAUDE_AUTH     oauth when both Claude credentials are set
   --log-level=LEVEL     BUILDD_LOG_LEVEL       ${defaults.logLevel} (debug, info, warn, error)

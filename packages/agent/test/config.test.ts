@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       capabilities: [],
       model: 'claude-sonnet-4-5',
       taskTimeoutMs: 60 * 60_000,
+      parkAfterMs: 600_000,
       gracePeriodMs: 30_000,
       logLevel: 'info',
     });
@@ -87,6 +88,7 @@ describe('loadConfig', () => {
       '--capability=rust,go',
       '--model=m',
       '--task-timeout=2',
+      '--park-after=90',
       '--grace-period=0',
       '--log-level=debug',
     ]);
@@ -99,6 +101,7 @@ describe('loadConfig', () => {
       capabilities: ['gpu', 'rust', 'go'],
       model: 'm',
       taskTimeoutMs: 120_000,
+      parkAfterMs: 90_000,
       gracePeriodMs: 0,
       logLevel: 'debug',
     });
@@ -130,6 +133,7 @@ describe('loadConfig', () => {
     [['--poll-interval=0'], "--poll-interval must be a number from 0.05 to 3600, got '0'"],
     [['--poll-interval=-1'], "--poll-interval must be a number from 0.05 to 3600, got '-1'"],
     [['--task-timeout=0'], "--task-timeout must be a number from 0.01 to 10080, got '0'"],
+    [['--park-after=10m'], "--park-after must be a number from 0.1 to 604800, got '10m'"],
     [['--grace-period=1h'], "--grace-period must be a number from 0 to 3600, got '1h'"],
     [['--name='], '--name must not be empty'],
     [[`--name=${'x'.repeat(201)}`], '--name is too long (at most 200 characters)'],

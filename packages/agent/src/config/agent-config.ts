@@ -23,6 +23,8 @@ export interface AgentConfig {
   capabilities: string[];
   model: string;
   taskTimeoutMs: number;
+  /** How long a run waits for an answer before it is parked (worker ended, slot freed, conversation kept). */
+  parkAfterMs: number;
   gracePeriodMs: number;
   logLevel: LogLevel;
   /** Unset: pretty on a terminal, JSON lines otherwise. */
@@ -55,6 +57,8 @@ export const defaults = {
   pollIntervalSeconds: 10,
   model: 'claude-sonnet-4-5',
   taskTimeoutMinutes: 60,
+  // Ten minutes: see README (a live run for a quick answer; after that a slot is worth more than a warm session).
+  parkAfterSeconds: 600,
   gracePeriodSeconds: 30,
   logLevel: 'info' as LogLevel,
 } as const;
@@ -70,6 +74,7 @@ const options = {
   capability: { type: 'string', multiple: true },
   model: { type: 'string' },
   'task-timeout': { type: 'string' },
+  'park-after': { type: 'string' },
   'grace-period': { type: 'string' },
   auth: { type: 'string' },
   'log-level': { type: 'string' },
@@ -173,6 +178,12 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
         min: 0.01,
         max: 10_080,
       }) * 60_000,
+    parkAfterMs:
+      given.parkAfterMs ??
+      number(pick('park-after', 'BUILDD_PARK_AFTER'), defaults.parkAfterSeconds, {
+        min: 0.1,
+        max: 7 * 86_400,
+      }) * 1000,
     gracePeriodMs:
       given.gracePeriodMs ??
       number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {

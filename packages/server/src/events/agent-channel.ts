@@ -5,6 +5,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Db } from '../db/index.ts';
 import { apiKeyPattern, hashApiKey } from '../ids.ts';
 import { findAccountByKeyHash } from '../store/api-keys.ts';
+import { answerOfWorker, pendingMessagesOfTask } from '../store/worker-input.ts';
 import { workerHolder } from '../store/workers.ts';
 import type { Bus } from './bus.ts';
 import type { StreamGuard } from './stream-guard.ts';
@@ -36,6 +37,7 @@ export class AgentChannel {
   ) {
     this.offs.push(bus.on('buildd_tasks', () => this.hintAll()));
     this.offs.push(bus.on('buildd_cancel', (workerId) => void this.cancel(workerId)));
+    this.offs.push(bus.on('buildd_worker_input', (workerId) => void this.pushWorkerInput(workerId)));
     // Pings keep idle sockets alive through proxies and reveal dead peers.
     this.pingTimer = setInterval(() => {
       for (const c of this.connections) if (c.socket.readyState === WebSocket.OPEN) c.socket.ping();
@@ -95,6 +97,28 @@ export class AgentChannel {
       if (c.accountId === w.account_id && (c.agentId === undefined || c.agentId === w.agent_id)) {
         this.send(c, { type: 'cancel', workerId, reason: 'cancelled' });
       }
+    }
+  }
+
+  /**
+   * Pushes a live worker's pending input (its question's answer, messages for its session) to the agent that
+   * holds it. Read from the database, so every replica sends the same; the agent takes each once (by id),
+   * says which messages it delivered, and polls for whatever a dropped socket lost.
+   */
+  private async pushWorkerInput(workerId: string): Promise<void> {
+    const holder = await workerHolder(this.db, workerId).catch(() => undefined);
+    if (!holder) return;
+    const targets = [...this.connections].filter(
+      (c) => c.accountId === holder.account_id && (c.agentId === undefined || c.agentId === holder.agent_id),
+    );
+    if (targets.length === 0 || !['claimed', 'running', 'waiting_input'].includes(holder.status)) return;
+    const [answer, messages] = await Promise.all([
+      answerOfWorker(this.db, workerId),
+      pendingMessagesOfTask(this.db, holder.task_id),
+    ]).catch(() => [undefined, []] as const);
+    for (const c of targets) {
+      if (answer) this.send(c, { type: 'answer', workerId, ...answer });
+      for (const m of messages) this.send(c, { type: 'message', workerId, id: m.id, text: m.text });
     }
   }
 

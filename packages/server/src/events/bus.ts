@@ -2,10 +2,22 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../db/index.ts';
 
 /** Channels carried between server replicas by LISTEN/NOTIFY. */
-export type BusChannel = 'buildd_tasks' | 'buildd_cancel' | 'buildd_changes' | 'buildd_events';
+export type BusChannel =
+  | 'buildd_tasks'
+  | 'buildd_cancel'
+  | 'buildd_changes'
+  | 'buildd_events'
+  // A live worker has input for its session (a message, an answer); the payload is the worker id.
+  | 'buildd_worker_input';
 
 /** Every channel; `buildd_changes` and `buildd_events` are sent by triggers (src/queue/change-log.sql). */
-const channels: BusChannel[] = ['buildd_tasks', 'buildd_cancel', 'buildd_changes', 'buildd_events'];
+const channels: BusChannel[] = [
+  'buildd_tasks',
+  'buildd_cancel',
+  'buildd_changes',
+  'buildd_events',
+  'buildd_worker_input',
+];
 
 /**
  * Wake-ups between requests and across replicas. A message is a hint (tasks may be claimable, a worker

@@ -2,6 +2,7 @@ import { TaskResult } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
 import type { WorkerRow } from '../db/rows.ts';
 import { wantPullRequest } from './pull-requests.ts';
+import { followUpUndelivered } from './send-message.ts';
 
 /**
  * Exit causes after which the same task is worth another attempt (by another agent, after a backoff):
@@ -52,6 +53,8 @@ export async function finishTask(tx: Queryable, worker: WorkerRow): Promise<void
         WHERE id = $1 AND status IN ('assigned', 'running', 'waiting_input')`,
       [worker.task_id, JSON.stringify(result)],
     );
+    // A message that came too late for the session is not dropped: the task goes on with it.
+    await followUpUndelivered(tx, worker.task_id);
     // Tasks that depended on this one may now be claimable.
     return;
   }

@@ -13,14 +13,14 @@ export async function findVisibleWorker(db: Queryable, caller: Caller, id: strin
   return rows[0];
 }
 
-/** Who holds a worker (its account and agent), for pushing a cancel to the right agents. */
+/** Who holds a worker (its account and agent), for pushing a cancel or input to the right agents. */
 export async function workerHolder(
   db: Queryable,
   id: string,
-): Promise<{ account_id: string; agent_id: string } | undefined> {
+): Promise<{ account_id: string; agent_id: string; task_id: string; status: string } | undefined> {
   return (
-    await db.query<{ account_id: string; agent_id: string }>(
-      'SELECT account_id, agent_id FROM workers WHERE id = $1',
+    await db.query<{ account_id: string; agent_id: string; task_id: string; status: string }>(
+      'SELECT account_id, agent_id, task_id, status FROM workers WHERE id = $1',
       [id],
     )
   )[0];
