@@ -51,7 +51,7 @@ export type TaskDetail = Omit<TaskWithWorkers, 'status'> & {
   question?: Question | null;
 };
 
-export type AgentView = Agent & { sandboxed?: boolean | null; runningTasks?: number | null };
+export type AgentView = Agent;
 
 /** Workspace defaults, with the run settings being added (network allowed to runs, GitHub repository). */
 export type WorkspaceSettings = WorkspaceConfig & {
