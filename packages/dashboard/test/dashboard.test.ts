@@ -116,6 +116,9 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
+/** For `expect.poll`: a busy machine may take a while (the default is one second). */
+const patiently = { timeout: 30_000 };
+
 /** The agent starts only when a test wants tasks to run (so "pending" can be seen first). */
 function ensureAgent() {
   agent ??= startTestAgent(server.url, server.adminKey, anthropic.url);
@@ -136,7 +139,9 @@ describe('the dashboard in a browser', () => {
 
     await page.getByLabel('API key').fill('buildd_user_not_a_real_key_000000000000000000');
     await page.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/unknown or has been revoked/);
+    await expect
+      .poll(() => page.getByRole('alert').textContent(), patiently)
+      .toMatch(/unknown or has been revoked/);
 
     // Keyboard only: the key field, then Enter.
     await page.getByLabel('API key').fill(server.adminKey);
@@ -191,7 +196,7 @@ describe('the dashboard in a browser', () => {
     await page.locator('.facts').getByText(done.result.commitSha).waitFor();
     await page.locator('.facts').getByText(done.result.branch).waitFor();
     expect(origin.readFile(done.result.branch, 'hello.txt')).toBe('hello from the dashboard');
-    await expect.poll(() => page.locator('.facts').textContent()).toMatch(/Turns\s*2/);
+    await expect.poll(() => page.locator('.facts').textContent(), patiently).toMatch(/Turns\s*2/);
     expect(await page.locator('.facts').textContent()).toMatch(/Cost\$0\.0*[1-9]/);
     // The reply carried HTML: it shows as text, nothing was injected, nothing ran.
     expect(await log.textContent()).toContain(htmlReply);
@@ -271,7 +276,7 @@ describe('the dashboard in a browser', () => {
     await filters.getByLabel('Status').selectOption('pending');
     await filters.getByLabel('Created by me').check();
     await expect
-      .poll(() => new URL(page.url()).search)
+      .poll(() => new URL(page.url()).search, patiently)
       .toBe(`?workspace=${(await admin.get('/api/workspaces/web')).body.id}&status=pending&mine=1`);
     await page.getByRole('status').getByText('Live').waitFor();
     const rows = page.locator('table.list tbody tr');
@@ -369,6 +374,99 @@ describe('the dashboard in a browser', () => {
     await context.close();
   });
 
+  it('shows a run’s figures, events and pull request as its agent reports them, without a reload', async () => {
+    const created = await admin.post('/api/tasks', {
+      workspaceId: 'web',
+      title: 'Reported by hand',
+      prompt: 'x',
+      requiredCapabilities: ['by-hand'],
+    });
+    const { context, page, pageErrors } = await openPage(chrome.browser);
+    await logIn(page, server.url, server.adminKey);
+    await page.goto(`${server.url}/tasks/${created.body.id}`);
+    await statusBecomes(page, 'pending');
+    await page.evaluate(() => {
+      (window as unknown as { noReload: boolean }).noReload = true;
+    });
+    // An agent of a service account, driven through the same API every agent uses.
+    const svc = await makeAccount(admin, server.url, { name: 'hand-agent', type: 'service' });
+    const claim = await svc.api.post('/api/workers/claim', {
+      maxTasks: 1,
+      agentId: 'hand',
+      agentName: 'hand-agent-1',
+      authType: 'api',
+      capabilities: ['by-hand'],
+      sandboxed: false,
+    });
+    const workerId = claim.body.workers[0].id as string;
+    const as = { 'x-buildd-agent-id': 'hand' };
+    const patch = (body: unknown) => svc.api.call('PATCH', `/api/workers/${workerId}`, body, as);
+    expect(
+      (
+        await patch({
+          status: 'running',
+          sandboxed: false,
+          turns: 3,
+          inputTokens: 1234,
+          outputTokens: 56,
+          costUsd: 0.5,
+          currentAction: 'Editing app.ts',
+        })
+      ).status,
+    ).toBe(200);
+    await statusBecomes(page, 'running');
+    const facts = page.locator('.facts');
+    await facts.getByText('Editing app.ts').waitFor();
+    await facts.getByText('1,234 in · 56 out · 0 cached').waitFor();
+    await facts.getByText('hand-agent-1 · not sandboxed').waitFor();
+    const long = Array.from({ length: 40 }, (_, i) => `line ${i + 1} of a long answer`).join('\n');
+    const at = new Date().toISOString();
+    await svc.api.call(
+      'POST',
+      `/api/workers/${workerId}/events`,
+      {
+        events: [
+          { seq: 0, type: 'assistant_text', at, data: { text: long } },
+          { seq: 1, type: 'tool_use', at, data: { name: 'Edit', summary: 'app.ts' } },
+        ],
+      },
+      as,
+    );
+    const log = page.getByRole('log', { name: 'Event log' });
+    await log.locator('details.fold', { hasText: 'Show all (40 lines' }).waitFor();
+    await log.getByText('Edit', { exact: true }).waitFor();
+    // As a real agent does: the figures in the PATCH, and a usage event that the page hears at once.
+    await patch({ turns: 5, costUsd: 0.75 });
+    await svc.api.call(
+      'POST',
+      `/api/workers/${workerId}/events`,
+      { events: [{ seq: 2, type: 'usage', at, data: { turns: 5, costUsd: 0.75 } }] },
+      as,
+    );
+    await expect.poll(() => facts.textContent(), patiently).toMatch(/Turns\s*5/);
+    await expect.poll(() => facts.textContent(), patiently).toMatch(/Cost\$0\.75/);
+    const pr = 'https://github.com/acme/web/pull/7';
+    await patch({
+      status: 'completed',
+      summary: 'Edited app.ts.',
+      branch: 'buildd/by-hand',
+      commitSha: 'a'.repeat(40),
+      filesChanged: 1,
+      linesAdded: 3,
+      linesRemoved: 1,
+      prUrl: pr,
+    });
+    await statusBecomes(page, 'completed');
+    await facts.getByRole('link', { name: pr }).waitFor();
+    expect(await facts.getByRole('link', { name: pr }).getAttribute('href')).toBe(pr);
+    await facts.getByText('1 file, +3 −1').waitFor();
+    await page.getByRole('region', { name: 'Summary' }).getByText('Edited app.ts.').waitFor();
+    expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
+    await screenshot(page, 'task-reported');
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
   it('keeps a member out of the admin pages', async () => {
     const member = await makeAccount(admin, server.url, { name: 'mia', level: 'member' });
     const { context, page } = await openPage(chrome.browser);
@@ -436,7 +534,7 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('mia can create').waitFor();
     await page.getByLabel('mia can create').uncheck();
     await expect
-      .poll(async () => (await admin.get(`/api/workspaces/${saved.id}/members`)).body.items[0])
+      .poll(async () => (await admin.get(`/api/workspaces/${saved.id}/members`)).body.items[0], patiently)
       .toMatchObject({ canClaim: true, canCreate: false });
     // Webhooks: a secret too short gets the API's sentence; a good one is listed, with its delivery log.
     const hooks = page.getByRole('form', { name: 'Add a webhook' });
@@ -580,6 +678,22 @@ describe('the dashboard in a browser', () => {
     await hookItem.getByText('Delivery log').click();
     await hookItem.getByRole('cell', { name: 'task.waiting_input' }).first().waitFor();
     await hookItem.getByRole('cell', { name: 'task.completed' }).first().waitFor();
+    expect(await hookItem.getByRole('cell', { name: /^HTTP 200 in \d+ ms$/ }).count()).toBeGreaterThanOrEqual(
+      2,
+    );
+    // A test delivery from the page reaches the receiver and shows in the log.
+    const heard = hookDeliveries.length;
+    await hookItem.getByRole('button', { name: 'Send a test delivery' }).click();
+    await expect.poll(() => hookDeliveries.length, { timeout: 30_000 }).toBeGreaterThan(heard);
+    await expect
+      .poll(
+        async () => {
+          await hookItem.getByRole('button', { name: 'Refresh' }).click();
+          return hookItem.locator('tr', { hasText: 'ping' }).textContent();
+        },
+        { timeout: 30_000 },
+      )
+      .toMatch(/delivered.*HTTP 200/);
     await screenshot(page, 'workspace-deliveries');
     expect(pageErrors).toEqual([]);
     await context.close();

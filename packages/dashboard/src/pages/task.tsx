@@ -113,8 +113,9 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
         <dd>{count(worker?.turns)}</dd>
         <dt>Tokens</dt>
         <dd>
-          {count(worker?.inputTokens)} in · {count(worker?.outputTokens)} out ·{' '}
-          {count(worker?.cacheReadTokens)} cached
+          {worker
+            ? `${count(worker.inputTokens)} in · ${count(worker.outputTokens)} out · ${count(worker.cacheReadTokens)} cached`
+            : '—'}
         </dd>
         <dt>Worker</dt>
         <dd>
