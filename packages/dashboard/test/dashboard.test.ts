@@ -346,6 +346,16 @@ describe('the dashboard in a browser', () => {
     await statusBecomes(page, 'cancelled', 20_000);
     expect((await admin.get(`/api/tasks/${created.body.id}`)).body.status).toBe('cancelled');
     expect(await page.getByRole('button', { name: 'Cancel task' }).count()).toBe(0);
+    // Once the run has stopped (its attempt says so, without a reload), Retry puts the task back in the
+    // queue and the agent takes it again: a second attempt.
+    const attempts = page.getByRole('region', { name: 'Attempts' });
+    await attempts.locator('tbody tr .badge', { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });
+    expect(await page.getByText('The run is stopping…').count()).toBe(0);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await statusBecomes(page, 'running');
+    await expect.poll(() => attempts.locator('tbody tr').count(), patiently).toBe(2);
+    await page.getByRole('button', { name: 'Cancel task' }).click();
+    await statusBecomes(page, 'cancelled', 20_000);
     await context.close();
   });
 
@@ -462,6 +472,12 @@ describe('the dashboard in a browser', () => {
     await facts.getByText('1 file, +3 −1').waitFor();
     await page.getByRole('region', { name: 'Summary' }).getByText('Edited app.ts.').waitFor();
     expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
+    // The attempt's own row follows: completed, and nothing "now" any more.
+    await page
+      .getByRole('region', { name: 'Attempts' })
+      .locator('.badge', { hasText: 'completed' })
+      .waitFor();
+    await expect.poll(() => facts.textContent(), patiently).toMatch(/Now—/);
     await screenshot(page, 'task-reported');
     expect(pageErrors).toEqual([]);
     await context.close();
@@ -597,6 +613,33 @@ describe('the dashboard in a browser', () => {
     const saved = await (await download).path();
     expect(readFileSync(saved, 'utf8')).toContain('+hello from the dashboard');
     await screenshot(page, 'review');
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('sends a follow-up to a completed task: a new attempt on the same branch, watched live', async () => {
+    ensureAgent();
+    const done = (await admin.get('/api/tasks?status=completed')).body.items.find(
+      (t: { title: string }) => t.title === 'Write hello.txt',
+    );
+    const { context, page, pageErrors } = await openPage(chrome.browser);
+    await logIn(page, server.url, server.adminKey);
+    await page.goto(`${server.url}/tasks/${done.id}`);
+    await statusBecomes(page, 'completed');
+    const follow = page.getByRole('form', { name: 'Follow up' });
+    await follow.getByLabel('Message').fill('Please say it once more.');
+    await follow.getByRole('button', { name: 'Send' }).click();
+    await follow.getByRole('status').getByText('Sent.').waitFor();
+    const attempts = page.getByRole('region', { name: 'Attempts' }).locator('tbody tr');
+    await expect.poll(() => attempts.count(), patiently).toBe(2);
+    await statusBecomes(page, 'completed', 90_000);
+    await attempts.nth(1).locator('.badge', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
+    const after = (await admin.get(`/api/tasks/${done.id}`)).body;
+    expect(after.workers[1].branch).toBe(done.result.branch);
+    const asked = anthropic.requests.filter((r) =>
+      JSON.stringify(r.body).includes('Please say it once more.'),
+    );
+    expect(asked.length).toBeGreaterThan(0);
     expect(pageErrors).toEqual([]);
     await context.close();
   });

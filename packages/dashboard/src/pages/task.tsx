@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api.ts';
-import { useCoalesced, useEventStream } from '../live.ts';
+import { useCoalesced, useEventStream, useInterval } from '../live.ts';
 import { Link } from '../router.tsx';
 import {
   type AgentView,
@@ -82,6 +82,16 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
     setStream((s) => ({ from: lastId.current, round: s.round + 1, done: false }));
   }, [task.reload]);
 
+  // A cancelled task's run takes a moment to stop, and its stream has ended by then: ask until the last
+  // worker has stopped, then read the events it sent on the way out.
+  const stopping = final && !!t?.workers.some((w) => liveWorker.includes(w.status));
+  useInterval(task.reload, 1500, stopping);
+  const wasStopping = useRef(false);
+  useEffect(() => {
+    if (wasStopping.current && !stopping) reopen();
+    wasStopping.current = stopping;
+  }, [stopping, reopen]);
+
   if (task.error) return <LoadError error={task.error} what="this task" />;
   if (!t) return <p className="loading">Loading…</p>;
   const worker = t.workers.at(-1);
@@ -104,7 +114,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
       {t.question && t.status === 'waiting_input' ? (
         <AnswerForm task={t} question={t.question} onDone={reopen} />
       ) : null}
-      <TaskButtons task={t} mayChange={mayChange} onChanged={reopen} />
+      <TaskButtons task={t} mayChange={mayChange} stopping={stopping} onChanged={reopen} />
       {t.error ? <p className="error">{t.error}</p> : null}
       <dl className="facts">
         <dt>Cost</dt>
@@ -257,7 +267,13 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
   );
 }
 
-function TaskButtons(props: { task: TaskDetail; mayChange: boolean; onChanged: () => void }) {
+function TaskButtons(props: {
+  task: TaskDetail;
+  mayChange: boolean;
+  /** The task is final but its run has not stopped yet: it cannot be retried until it has. */
+  stopping: boolean;
+  onChanged: () => void;
+}) {
   const action = useAction();
   const t = props.task;
   const post = (what: 'cancel' | 'retry') =>
@@ -274,9 +290,19 @@ function TaskButtons(props: { task: TaskDetail; mayChange: boolean; onChanged: (
         </button>
       ) : null}
       {props.mayChange && (t.status === 'failed' || t.status === 'cancelled') ? (
-        <button type="button" onClick={() => void post('retry')} disabled={action.busy}>
+        <button
+          type="button"
+          onClick={() => void post('retry')}
+          disabled={action.busy || props.stopping}
+          aria-describedby={props.stopping ? 'stopping-note' : undefined}
+        >
           Retry
         </button>
+      ) : null}
+      {props.stopping ? (
+        <span id="stopping-note" className="note" role="status">
+          The run is stopping…
+        </span>
       ) : null}
       {t.workers.length > 0 ? (
         <Link to={`/tasks/${t.id}/review`} className="button">
