@@ -539,11 +539,18 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('Network allowed to runs').fill('registry.npmjs.org, *.github.com');
     await page.getByLabel('GitHub repository').fill('acme/web');
     await page.getByLabel('Default branch').fill('trunk');
+    await page.getByLabel('Model').fill('claude-haiku-4-5');
+    await page.getByLabel('Max turns').fill('20');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved.').waitFor();
     expect((await admin.get('/api/workspaces/restricted-one')).body).toMatchObject({
       defaultBranch: 'trunk',
-      config: { allowedDomains: ['registry.npmjs.org', '*.github.com'], githubRepo: 'acme/web' },
+      config: {
+        allowedDomains: ['registry.npmjs.org', '*.github.com'],
+        githubRepo: 'acme/web',
+        model: 'claude-haiku-4-5',
+        maxTurns: 20,
+      },
     });
     await page.getByLabel('Grant an account').selectOption({ label: 'mia (user)' });
     await page.getByRole('button', { name: 'Add with claim and create' }).click();

@@ -43,7 +43,7 @@ export function AgentsPage({ me }: { me: Me }) {
                   </small>
                 </td>
                 <td data-label="State">
-                  <span className={`badge ${a.online ? 'badge-running' : 'badge-cancelled'}`}>
+                  <span className={`badge ${a.online ? 'badge-online' : 'badge-offline'}`}>
                     {a.online ? 'online' : 'offline'}
                   </span>
                 </td>
