@@ -494,6 +494,17 @@ describe('the dashboard in a browser', () => {
     expect(await page.getByText(server.adminKey.slice(0, 16)).count()).toBe(0);
     expect(await page.locator('details.account').count()).toBe(0);
     await screenshot(page, 'member-accounts');
+    // Logging out ends the session: the cookie no longer opens anything, and pages go back to the login.
+    const cookie = (await context.cookies()).find((c) => c.name === 'buildd_session');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('button', { name: 'Log in' }).waitFor();
+    const reused = await fetch(`${server.url}/api/me`, {
+      headers: { cookie: `buildd_session=${cookie?.value}` },
+    });
+    expect(reused.status).toBe(401);
+    await page.goto(`${server.url}/tasks`);
+    await page.getByRole('button', { name: 'Log in' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/login');
     await context.close();
   });
 
