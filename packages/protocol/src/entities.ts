@@ -201,5 +201,9 @@ export const Agent = z.object({
   workspaceIds: z.array(z.string()),
   lastSeenAt: Timestamp,
   online: z.boolean(),
+  /** Whether it runs tasks' tools in its sandbox, as its last claim said; null when it did not say. */
+  sandboxed: z.boolean().nullable(),
+  /** Live workers it holds (in `GET /api/agents`; the feed's agent events leave it out). */
+  runningTasks: z.number().int().optional(),
 });
 export type Agent = z.infer<typeof Agent>;

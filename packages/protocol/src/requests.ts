@@ -79,6 +79,8 @@ export type UpdateTaskBody = z.infer<typeof UpdateTaskBody>;
 export const ListTasksQuery = z.object({
   workspaceId: Id.optional(),
   status: TaskStatus.optional(),
+  /** Only tasks this account created: an account id, or `me` for the caller. */
+  createdBy: z.string().min(1).max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(200).optional(),
 });

@@ -251,6 +251,9 @@ export interface AgentRow {
   workspace_ids: string[];
   last_seen_at: Ts;
   online: boolean;
+  sandboxed: boolean | null;
+  /** Only in `listAgents`' answer. */
+  running_tasks?: number;
 }
 
 export const toAgent = (r: AgentRow): Agent => ({
@@ -264,4 +267,6 @@ export const toAgent = (r: AgentRow): Agent => ({
   workspaceIds: r.workspace_ids,
   lastSeenAt: iso(r.last_seen_at),
   online: r.online,
+  sandboxed: r.sandboxed ?? null,
+  ...(r.running_tasks !== undefined ? { runningTasks: r.running_tasks } : {}),
 });
