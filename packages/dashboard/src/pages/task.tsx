@@ -172,6 +172,15 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
           ) : (
             (result?.prUrl ?? '—')
           )}
+          {t.pullRequest && t.pullRequest.state !== 'open' ? (
+            <span className={t.pullRequest.state === 'failed' ? 'error-inline' : 'muted'}>
+              {' '}
+              {t.pullRequest.state === 'pending'
+                ? `being opened (attempt ${t.pullRequest.attempts})`
+                : 'could not be opened'}
+              {t.pullRequest.error ? `: ${t.pullRequest.error}` : ''}
+            </span>
+          ) : null}
         </dd>
         <dt>Created</dt>
         <dd>
