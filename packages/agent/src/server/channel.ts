@@ -12,7 +12,10 @@ export interface ChannelOptions {
   onMessage: (message: AgentChannelMessage) => void;
   /** Called on every (re)connect: a reconnect may have missed hints, so the caller claims then. */
   onConnect: () => void;
+  /** How often to ping the server; no pong (or any frame) by the next ping = a dead peer (default 30 s). */
   pingMs?: number;
+  /** Reconnect delays: exponential from `baseMs` up to `maxMs`, with jitter (defaults 1 s and 30 s). */
+  backoff?: { baseMs?: number; maxMs?: number };
 }
 
 /** The URL of the push channel for an http(s) server URL. */
@@ -24,9 +27,16 @@ export function channelUrl(server: string, agentId: string): string {
 }
 
 /**
- * Keeps the optional push channel (WebSocket `GET /api/agents/channel`) open, reconnecting with
- * backoff. It only speeds things up: a hint triggers a claim, and polling goes on regardless, so a
- * channel that never connects costs nothing but a log line.
+ * Keeps the optional push channel (WebSocket `GET /api/agents/channel`) open. It only speeds things up: a
+ * hint triggers a claim, and polling goes on regardless, so a channel that never connects costs nothing but
+ * a log line.
+ *
+ * - A lost connection is retried with exponential backoff and jitter (`backoffDelay`), so agents that lost
+ *   the server together do not all come back in the same instant; a connection that stayed up a while
+ *   starts again from the shortest delay.
+ * - A half-open connection (the network dropped, no FIN or RST ever comes) looks open for ever: the agent
+ *   pings every `pingMs`, and a ping still unanswered at the next one ends the socket and reconnects.
+ * - Every (re)connect calls `onConnect`: hints sent while the agent was away are lost, so it claims then.
  */
 export function connectChannel(options: ChannelOptions): { close(): void } {
   const { log } = options;
@@ -34,6 +44,7 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
   let socket: WebSocket | undefined;
   let retry: NodeJS.Timeout | undefined;
   let attempt = 0;
+  let connects = 0;
   let warned = false;
 
   const connect = () => {
@@ -46,19 +57,29 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
     let openedAt = 0;
     let alive = true;
     let ping: NodeJS.Timeout | undefined;
+    const pingMs = options.pingMs ?? 30_000;
     ws.on('open', () => {
       openedAt = Date.now();
       warned = false;
-      log('info', 'push channel connected');
+      log('info', 'push channel connected', { reconnect: connects++ > 0 });
       // A half-open TCP connection sends no close: a missed pong is the only way to notice it.
       ping = setInterval(() => {
-        if (!alive) return ws.terminate();
+        if (!alive) {
+          log('warn', 'push channel silent (no pong): dropping it and reconnecting', {
+            silentForSeconds: (2 * pingMs) / 1000,
+          });
+          return ws.terminate();
+        }
         alive = false;
         ws.ping();
-      }, options.pingMs ?? 30_000);
+      }, pingMs);
       options.onConnect();
     });
+    // Any frame from the server proves it is there: its answer to our ping, and its own pings.
     ws.on('pong', () => {
+      alive = true;
+    });
+    ws.on('ping', () => {
       alive = true;
     });
     ws.on('message', (data) => {
@@ -83,7 +104,11 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
       if (closed) return;
       // Only a connection that stayed up a while resets the backoff: no tight reconnect loop.
       if (openedAt && Date.now() - openedAt > 10_000) attempt = 0;
-      const delay = backoffDelay(attempt++, { baseMs: 1000, maxMs: 60_000 });
+      const delay = backoffDelay(attempt++, {
+        baseMs: options.backoff?.baseMs ?? 1000,
+        maxMs: options.backoff?.maxMs ?? 30_000,
+      });
+      log(openedAt ? 'info' : 'debug', 'push channel closed; reconnecting', { inMs: delay });
       retry = setTimeout(connect, delay);
     });
   };

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AgentChannelMessage, Worker } from '@buildd/protocol';
 import { afterEach, beforeEach } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -36,6 +37,11 @@ export interface FakeBuildd {
   route(method: string, path: string | RegExp, handler: Handler): void;
   /** Sends a message to every connected push-channel client. */
   push(message: AgentChannelMessage): void;
+  /**
+   * Stops reading every open push-channel socket (they stay open): to the agent the server is a dead peer,
+   * its pings go unanswered, as over a half-open connection. Later connections are served normally.
+   */
+  freezeChannel(): void;
   /** Push-channel connections so far (upgrade headers included). */
   channelConnections: IncomingHttpHeaders[];
   /** Answers push-channel upgrades with this HTTP status (e.g. 404: no channel), or accepts them (null). */
@@ -112,6 +118,7 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
   const requests: Recorded[] = [];
   const sockets = new Set<Socket>();
   const channelConnections: IncomingHttpHeaders[] = [];
+  const channelSockets = new Set<Duplex>();
   let down = false;
   let channelRefusal: number | null = null;
 
@@ -165,6 +172,8 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
       socket.end(`HTTP/1.1 ${refusal} Refused\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
+    channelSockets.add(socket);
+    socket.once('close', () => channelSockets.delete(socket));
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -177,6 +186,9 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     route: (method, path, handler) => routes.push({ method, path, handler }),
     push: (message) => {
       for (const client of wss.clients) client.send(JSON.stringify(message));
+    },
+    freezeChannel: () => {
+      for (const socket of channelSockets) socket.pause();
     },
     refuseChannel: (status) => {
       channelRefusal = status;
