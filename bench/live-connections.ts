@@ -2,12 +2,12 @@
 // with 1,000 idle agents (push channel + the agent's 10 s long-poll claims, from a load generator, not 1,000
 // processes) and with 10,000 push connections; and database transactions/s and server CPU with 10 and with
 // 1,000 SSE viewers of one running task that emits 20 events/s. Figures, not a test.
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createScratchDatabase } from '../packages/agent/test/faults/support/postgres-db.ts';
 import { type ApiClient, apiClient, makeAccount } from '../packages/server/test/support/api.ts';
@@ -145,34 +145,27 @@ function pollLikeAgents(url: string, keys: string[], count: number) {
   };
 }
 
-/** An SSE client that only counts the `progress` events it gets. */
-function countingViewer(url: string, key: string) {
-  let progress = 0;
-  let status = 0;
-  const req = request(url, { headers: { authorization: `Bearer ${key}` }, agent: false });
-  const ready = new Promise<void>((resolve, reject) => {
-    req.on('response', (res) => {
-      status = res.statusCode ?? 0;
-      res.setEncoding('utf8');
-      const marker = 'event: progress\n';
-      let tail = '';
-      res.on('data', (chunk: string) => {
-        const text = tail + chunk;
-        progress += text.split(marker).length - 1;
-        // Too short to hold a whole marker (never counted twice), long enough for one cut by the chunking.
-        tail = text.slice(-(marker.length - 1));
-      });
-      res.on('error', () => {});
-      resolve();
-    });
-    req.on('error', reject);
+/** Viewers in their own process (bench/sse-viewers.ts): opened, then asked how many events they got. */
+async function startViewers(url: string, keys: string[], viewers: number) {
+  const child = fork(fileURLToPath(new URL('./sse-viewers.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  req.end();
+  const next = () =>
+    new Promise<{ ready?: boolean; refused?: number; delivered?: number }>((resolve) =>
+      child.once('message', (m) => resolve(m as { refused?: number; delivered?: number })),
+    );
+  const ready = next();
+  child.send({ url, keys, viewers, perKey: viewersPerKey });
+  const { refused = 0 } = await ready;
   return {
-    ready,
-    status: () => status,
-    progress: () => progress,
-    close: () => req.destroy(),
+    refused,
+    async delivered() {
+      const answer = next();
+      child.send('count');
+      return (await answer).delivered ?? 0;
+    },
+    close: () => child.kill('SIGKILL'),
   };
 }
 
@@ -207,48 +200,78 @@ async function viewersCost(
   const keys: string[] = [];
   for (let i = 0; i < Math.ceil(viewers / viewersPerKey); i++)
     keys.push((await makeAccount(admin, url, { type: 'user' })).key);
-  const clients = [];
-  for (let i = 0; i < viewers; i += 50) {
-    const batch = Array.from({ length: Math.min(50, viewers - i) }, (_, j) =>
-      countingViewer(`${url}/api/tasks/${task.body.id}/stream`, keys[Math.floor((i + j) / viewersPerKey)]!),
-    );
-    await Promise.all(batch.map((c) => c.ready));
-    clients.push(...batch);
-  }
-  const refused = clients.filter((c) => c.status() !== 200).length;
+  const clients = await startViewers(`${url}/api/tasks/${task.body.id}/stream`, keys, viewers);
+  const refused = clients.refused;
   await sleep(2000);
-  // The run: 20 events a second, one batch each, as an agent reporting a busy run would.
+  // The run: 20 events a second, whatever the server's pace. Like the agent's outbox, one batch is in
+  // flight at a time and what the run produced meanwhile goes in the next batch.
   let seq = 0;
+  let sentUpTo = 0;
+  let batches = 0;
   let stop = false;
   const postMs: number[] = [];
+  const start = performance.now();
+  const cpuAtStart = cpuSeconds(pid);
+  const producer = setInterval(() => {
+    seq += 1;
+  }, 50);
   const emitter = (async () => {
-    const start = performance.now();
-    while (!stop) {
-      seq += 1;
+    while (!stop || sentUpTo < seq) {
+      if (sentUpTo === seq) {
+        await sleep(10);
+        continue;
+      }
+      const upTo = seq;
+      const events = [];
+      for (let n = sentUpTo + 1; n <= upTo; n++)
+        events.push({
+          seq: n,
+          type: 'assistant_text',
+          at: new Date().toISOString(),
+          data: { text: `line ${n}` },
+        });
       const sent = performance.now();
-      await fetch(`${url}/api/workers/${workerId}/events`, {
+      const res = await fetch(`${url}/api/workers/${workerId}/events`, {
         method: 'POST',
         headers: agentHeaders,
-        body: JSON.stringify({
-          events: [
-            { seq, type: 'assistant_text', at: new Date().toISOString(), data: { text: `line ${seq}` } },
-          ],
-        }),
+        body: JSON.stringify({ events }),
       });
+      await res.arrayBuffer();
       postMs.push(performance.now() - sent);
-      const due = start + seq * 50;
-      await sleep(Math.max(0, due - performance.now()));
+      if (res.ok) {
+        sentUpTo = upTo;
+        batches += 1;
+      }
     }
   })();
   const w = await measure(pid, xacts, viewSeconds);
+  clearInterval(producer);
   stop = true;
   await emitter;
-  await sleep(1500);
-  const delivered = clients.reduce((n, c) => n + c.progress(), 0);
-  for (const c of clients) c.close();
+  const emittedPerSecond = Math.round(seq / ((performance.now() - start) / 1000));
+  // A busy server falls behind its viewers: wait until what was stored has reached them (or stops moving).
+  let delivered = await clients.delivered();
+  for (let still = 0; delivered < seq * (viewers - clients.refused) && still < 5; ) {
+    await sleep(1000);
+    const now = await clients.delivered();
+    still = now === delivered ? still + 1 : 0;
+    delivered = now;
+  }
+  const cpuUsPerCopy = Math.round(((cpuSeconds(pid) - cpuAtStart) * 1e6) / Math.max(1, delivered));
+  clients.close();
   postMs.sort((a, b) => a - b);
   const postP50 = Math.round(postMs[Math.floor(postMs.length / 2)] ?? 0);
-  return { ...w, viewers, refused, events: seq, delivered, expected: seq * (viewers - refused), postP50 };
+  return {
+    ...w,
+    viewers,
+    refused,
+    emittedPerSecond,
+    batches,
+    delivered,
+    expected: seq * (viewers - refused),
+    postP50,
+    cpuUsPerCopy: cpuUsPerCopy,
+  };
 }
 
 /** The connections section of `npm run bench`. */
@@ -315,8 +338,8 @@ export async function benchConnections(): Promise<string[]> {
     for (const n of [10, 1000]) {
       const v = await viewersCost(server.url, pid, admin, xacts, n);
       lines.push(
-        `viewers ${String(n).padStart(5)}: ${Math.round(v.events / v.seconds)} events/s → ${v.transactionsPerSecond} db transactions/s, server CPU ${v.cpuPerMinute} core-s/min, ` +
-          `RSS ${v.rss} MB, event POST p50 ${v.postP50} ms, ${v.delivered}/${v.expected} events delivered${v.refused ? `, ${v.refused} streams refused` : ''} (${v.seconds} s, load ${v.load})`,
+        `viewers ${String(n).padStart(5)}: ${v.emittedPerSecond} events/s in ${v.batches} batches → ${v.transactionsPerSecond} db transactions/s, server CPU ${v.cpuPerMinute} core-s/min, ` +
+          `RSS ${v.rss} MB, event POST p50 ${v.postP50} ms, ${v.delivered}/${v.expected} events delivered, ${v.cpuUsPerCopy} µs server CPU per event delivered to one viewer${v.refused ? `, ${v.refused} streams refused` : ''} (${v.seconds} s, load ${v.load})`,
       );
     }
   } finally {
