@@ -100,7 +100,8 @@ async function openChannels(url: string, keys: string[], from: number, count: nu
 function pollLikeAgents(url: string, keys: string[], count: number) {
   let stopped = false;
   let claims = 0;
-  let failures = 0;
+  const failures = new Map<string, number>();
+  const note = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
   const loops = Array.from({ length: count }, async (_, i) => {
     await sleep(Math.random() * 10_000);
     while (!stopped) {
@@ -128,16 +129,19 @@ function pollLikeAgents(url: string, keys: string[], count: number) {
         });
         await res.arrayBuffer();
         claims += 1;
-        if (!res.ok) failures += 1;
-      } catch {
-        failures += 1;
+        if (!res.ok) note(`HTTP ${res.status}`);
+      } catch (error) {
+        note((error as Error).name === 'TimeoutError' ? 'no answer in 20 s' : (error as Error).message);
       }
       // An empty answer waits out the rest of the poll interval (none, after a 10 s long poll).
       await sleep(Math.max(0, 10_000 - (Date.now() - started)));
     }
   });
   return {
-    counts: () => ({ claims, failures }),
+    counts: () => ({
+      claims,
+      failures: [...failures].map(([why, n]) => `${n} × ${why}`).join(', ') || 'none',
+    }),
     async stop() {
       stopped = true;
       await Promise.all(loops);
@@ -244,11 +248,13 @@ async function viewersCost(
       }
     }
   })();
+  const batches0 = batches;
   const w = await measure(pid, xacts, viewSeconds);
+  const batchesInWindow = batches - batches0;
   clearInterval(producer);
+  const emittedPerSecond = Math.round(seq / ((performance.now() - start) / 1000));
   stop = true;
   await emitter;
-  const emittedPerSecond = Math.round(seq / ((performance.now() - start) / 1000));
   // A busy server falls behind its viewers: wait until what was stored has reached them (or stops moving).
   let delivered = await clients.delivered();
   for (let still = 0; delivered < seq * (viewers - clients.refused) && still < 5; ) {
@@ -266,7 +272,7 @@ async function viewersCost(
     viewers,
     refused,
     emittedPerSecond,
-    batches,
+    batchesPerSecond: Math.round((batchesInWindow / w.seconds) * 10) / 10,
     delivered,
     expected: seq * (viewers - refused),
     postP50,
@@ -322,7 +328,7 @@ export async function benchConnections(): Promise<string[]> {
     lines.push(
       `${agentCount} idle agents (channel + 10 s long-poll claims): RSS ${agents.rss} MB, CPU ${agents.cpuPerMinute} core-s/min, ` +
         `${agents.transactionsPerSecond} db transactions/s, ${Math.round(((after.claims - before.claims) / agents.seconds) * 10) / 10} claims/s answered, ` +
-        `${after.failures} failed (${agents.seconds} s, load ${agents.load})`,
+        `failed: ${after.failures} (${agents.seconds} s, load ${agents.load})`,
     );
 
     sockets.push(...(await openChannels(server.url, keys, agentCount, connectionCount - agentCount)));
@@ -338,7 +344,7 @@ export async function benchConnections(): Promise<string[]> {
     for (const n of [10, 1000]) {
       const v = await viewersCost(server.url, pid, admin, xacts, n);
       lines.push(
-        `viewers ${String(n).padStart(5)}: ${v.emittedPerSecond} events/s in ${v.batches} batches → ${v.transactionsPerSecond} db transactions/s, server CPU ${v.cpuPerMinute} core-s/min, ` +
+        `viewers ${String(n).padStart(5)}: ${v.emittedPerSecond} events/s produced, stored in ${v.batchesPerSecond} batches/s → ${v.transactionsPerSecond} db transactions/s, server CPU ${v.cpuPerMinute} core-s/min, ` +
           `RSS ${v.rss} MB, event POST p50 ${v.postP50} ms, ${v.delivered}/${v.expected} events delivered, ${v.cpuUsPerCopy} µs server CPU per event delivered to one viewer${v.refused ? `, ${v.refused} streams refused` : ''} (${v.seconds} s, load ${v.load})`,
       );
     }
