@@ -66,7 +66,7 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
       ping = setInterval(() => {
         if (!alive) {
           log('warn', 'push channel silent (no pong): dropping it and reconnecting', {
-            silentForSeconds: (2 * pingMs) / 1000,
+            unansweredForSeconds: pingMs / 1000,
           });
           return ws.terminate();
         }
