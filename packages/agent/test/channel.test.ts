@@ -72,4 +72,18 @@ describe('the push channel', () => {
     await waitFor(() => claims().length === 4, 10_000, 'a claim after the held one');
     expect(logs.count(silent)).toBeGreaterThanOrEqual(1);
   });
+
+  it('pings only when the server has been silent: a server that pings is not pinged back', async () => {
+    buildd.fake.pingChannel(50);
+    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=60', '--channel-ping=0.2']), {
+      runTask: scriptedRuns().runTask,
+      log: memoryLog().log,
+    });
+    await waitFor(() => buildd.fake.channelConnections.length === 1, 10_000, 'the channel');
+    await pause(1500);
+    expect(buildd.fake.channelPingsReceived()).toBe(0);
+    buildd.fake.pingChannel(0);
+    await waitFor(() => buildd.fake.channelPingsReceived() > 0, 10_000, 'a ping from the agent');
+    expect(buildd.fake.channelConnections).toHaveLength(1);
+  });
 });

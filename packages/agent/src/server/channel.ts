@@ -12,7 +12,7 @@ export interface ChannelOptions {
   onMessage: (message: AgentChannelMessage) => void;
   /** Called on every (re)connect: a reconnect may have missed hints, so the caller claims then. */
   onConnect: () => void;
-  /** How often to ping the server; no pong (or any frame) by the next ping = a dead peer (default 30 s). */
+  /** After this long without a frame the agent pings; unanswered this long again = a dead peer (default 30 s). */
   pingMs?: number;
   /** Reconnect delays: exponential from `baseMs` up to `maxMs`, with jitter (defaults 1 s and 30 s). */
   backoff?: { baseMs?: number; maxMs?: number };
@@ -34,8 +34,9 @@ export function channelUrl(server: string, agentId: string): string {
  * - A lost connection is retried with exponential backoff and jitter (`backoffDelay`), so agents that lost
  *   the server together do not all come back in the same instant; a connection that stayed up a while
  *   starts again from the shortest delay.
- * - A half-open connection (the network dropped, no FIN or RST ever comes) looks open for ever: the agent
- *   pings every `pingMs`, and a ping still unanswered at the next one ends the socket and reconnects.
+ * - A half-open connection (the network dropped, no FIN or RST ever comes) looks open for ever: after
+ *   `pingMs` without any frame from the server the agent pings, and a ping still unanswered `pingMs` later
+ *   ends the socket and reconnects (a dead peer is noticed within two to three intervals).
  * - Every (re)connect calls `onConnect`: hints sent while the agent was away are lost, so it claims then.
  */
 export function connectChannel(options: ChannelOptions): { close(): void } {
@@ -55,35 +56,41 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
     });
     socket = ws;
     let openedAt = 0;
-    let alive = true;
+    // Any frame since the last tick (the server's own pings, hints, our pong); whether our ping is unanswered.
+    let heard = true;
+    let awaiting = false;
     let ping: NodeJS.Timeout | undefined;
     const pingMs = options.pingMs ?? 30_000;
     ws.on('open', () => {
       openedAt = Date.now();
       warned = false;
       log('info', 'push channel connected', { reconnect: connects++ > 0 });
-      // A half-open TCP connection sends no close: a missed pong is the only way to notice it.
+      // A half-open TCP connection sends no close: a missed pong is the only way to notice it. A server that
+      // pings (every 25 s) already proves it is there, so the agent pings only after a silent interval.
       ping = setInterval(() => {
-        if (!alive) {
+        if (heard) {
+          heard = false;
+          awaiting = false;
+          return;
+        }
+        if (awaiting) {
           log('warn', 'push channel silent (no pong): dropping it and reconnecting', {
             unansweredForSeconds: pingMs / 1000,
           });
           return ws.terminate();
         }
-        alive = false;
+        awaiting = true;
         ws.ping();
       }, pingMs);
       options.onConnect();
     });
-    // Any frame from the server proves it is there: its answer to our ping, and its own pings.
-    ws.on('pong', () => {
-      alive = true;
-    });
-    ws.on('ping', () => {
-      alive = true;
-    });
+    const alive = () => {
+      heard = true;
+    };
+    ws.on('pong', alive);
+    ws.on('ping', alive);
     ws.on('message', (data) => {
-      alive = true;
+      alive();
       let json: unknown;
       try {
         json = JSON.parse(data.toString());

@@ -42,6 +42,10 @@ export interface FakeBuildd {
    * its pings go unanswered, as over a half-open connection. Later connections are served normally.
    */
   freezeChannel(): void;
+  /** Pings every push-channel client every `ms` (as the real server does every 25 s); 0 stops. */
+  pingChannel(ms: number): void;
+  /** Pings the fake received from push-channel clients. */
+  channelPingsReceived(): number;
   /** Push-channel connections so far (upgrade headers included). */
   channelConnections: IncomingHttpHeaders[];
   /** Answers push-channel upgrades with this HTTP status (e.g. 404: no channel), or accepts them (null). */
@@ -165,6 +169,13 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     socket.on('close', () => sockets.delete(socket));
   });
   const wss = new WebSocketServer({ noServer: true });
+  let pingsReceived = 0;
+  let pinger: NodeJS.Timeout | undefined;
+  wss.on('connection', (ws: WebSocket) => {
+    ws.on('ping', () => {
+      pingsReceived += 1;
+    });
+  });
   server.on('upgrade', (req, socket, head) => {
     channelConnections.push(req.headers);
     const refusal = down ? 503 : req.url?.startsWith('/api/agents/channel') ? channelRefusal : 404;
@@ -187,6 +198,11 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     push: (message) => {
       for (const client of wss.clients) client.send(JSON.stringify(message));
     },
+    pingChannel: (ms) => {
+      clearInterval(pinger);
+      if (ms > 0) pinger = setInterval(() => wss.clients.forEach((client) => client.ping()), ms);
+    },
+    channelPingsReceived: () => pingsReceived,
     freezeChannel: () => {
       for (const socket of channelSockets) socket.pause();
     },
@@ -197,6 +213,7 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
       down = value;
     },
     close: async () => {
+      clearInterval(pinger);
       for (const client of wss.clients) client.terminate();
       wss.close();
       for (const socket of sockets) socket.destroy();
