@@ -154,7 +154,8 @@ describe.skipIf(skipReason !== undefined)(
       const explain = async () => ({ log: agent.log().split('\n').slice(-20) });
       await until(() => agent.log().includes('push channel connected'), 60_000, 'the push channel', explain);
       const port = Number(new URL(server.url).port);
-      expect(serverSideConnections(port, link.agentHost)).toBeGreaterThanOrEqual(1);
+      const connectionsBefore = serverSideConnections(port, link.agentHost);
+      expect(connectionsBefore).toBeGreaterThanOrEqual(1);
 
       const downMark = agent.log().length;
       const downAt = Date.now();
@@ -209,13 +210,17 @@ describe.skipIf(skipReason !== undefined)(
         'written after the link came back',
       );
       // The server-side end of the dead connection is not asserted on: dropping it is the server's job
-      // (its own pings), not the agent's. It is printed for the record.
+      // (its own pings), not the agent's. The counts (channel and HTTP keep-alive connections together) are
+      // printed for the record, with whether the reconnect's claim or the poll got the task.
+      const after = linesSince(upMark).map((l) => l.msg);
       figure('agent link down and up (netns)', {
         detectedDeadPeerMs: detectedMs,
         linkDownMs: downMs,
         upToReconnectedMs: reconnectedMs,
         upToCompletedMs: completedMs,
-        serverSideConnectionsFromAgentAfter: serverSideConnections(port, link.agentHost),
+        claimedAfterReconnect: after.indexOf('claimed task') > after.indexOf('push channel connected'),
+        serverSideConnectionsBefore: connectionsBefore,
+        serverSideConnectionsAfter: serverSideConnections(port, link.agentHost),
       });
     }, 240_000);
   },
