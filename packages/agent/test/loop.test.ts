@@ -101,6 +101,8 @@ describe('claim loop', () => {
       log: logs.log,
       channel: false,
     });
+    // Counted from the first claim: on a busy machine the agent's start alone can take seconds.
+    await waitFor(() => claims().length >= 1, 15_000, 'the first claim');
     await pause(2500);
     // Polling every 0.1 s would be ~25 claims; backoff (0.5–1 s, 1–2 s, 2–4 s…) allows at most 4.
     expect(claims().length).toBeGreaterThanOrEqual(2);
