@@ -42,3 +42,11 @@ if (!only || only === 'live') {
   const { benchLive } = await import('./live.ts');
   for (const line of await benchLive()) console.log(line);
 }
+
+if (!only || only === 'connections') {
+  console.log(
+    '# connections: one server process on PostgreSQL with idle agents (channel + polling), 10,000 push connections, and 10 vs 1,000 SSE viewers of one task',
+  );
+  const { benchConnections } = await import('./live-connections.ts');
+  for (const line of await benchConnections()) console.log(line);
+}

@@ -204,6 +204,7 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         apiKey: config.apiKey,
         agentId,
         log,
+        pingMs: config.channelPingMs,
         onConnect: () => claimLoop.wake('hint'),
         onMessage: (message) => {
           if (message.type === 'tasks_available') claimLoop.wake('hint');

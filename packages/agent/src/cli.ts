@@ -12,6 +12,7 @@ Options (flag / environment variable / default):
   --workspace=ID|NAME   BUILDD_WORKSPACE       every claimable workspace; repeat or comma-separate for several
   --max-tasks=N         BUILDD_MAX_TASKS       ${defaults.maxTasks}
   --poll-interval=SEC   BUILDD_POLL_INTERVAL   ${defaults.pollIntervalSeconds}
+  --channel-ping=SEC    BUILDD_CHANNEL_PING    ${defaults.channelPingSeconds} (push channel ping; no pong by the next ping: reconnect)
   --name=NAME           BUILDD_AGENT_NAME      the host name
   --data-dir=DIR        BUILDD_AGENT_DATA_DIR  ~/.buildd/agent
   --capability=CAP      BUILDD_CAPABILITIES    extra capabilities (repeatable), added to the detected ones

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       workspaces: [],
       maxTasks: 3,
       pollIntervalMs: 10_000,
+      channelPingMs: 30_000,
       name: hostname(),
       dataDir: '/home/tester/.buildd/agent',
       capabilities: [],
@@ -66,6 +67,7 @@ describe('loadConfig', () => {
       config(['--poll-interval=2'], { BUILDD_API_KEY: 'k', BUILDD_POLL_INTERVAL: '5' }).pollIntervalMs,
     ).toBe(2000);
     expect(config([], { BUILDD_API_KEY: 'k', BUILDD_POLL_INTERVAL: '5' }).pollIntervalMs).toBe(5000);
+    expect(config([], { BUILDD_API_KEY: 'k', BUILDD_CHANNEL_PING: '0.5' }).channelPingMs).toBe(500);
     expect(config([], { BUILDD_API_KEY: 'k', BUILDD_MODEL: 'claude-opus-4-1' }).model).toBe(
       'claude-opus-4-1',
     );
@@ -82,6 +84,7 @@ describe('loadConfig', () => {
       'beta',
       '--max-tasks=7',
       '--poll-interval=0.5',
+      '--channel-ping=2',
       '--name=box',
       '--data-dir=~/agent-data',
       '--capability=gpu',
@@ -96,6 +99,7 @@ describe('loadConfig', () => {
       workspaces: ['ws-1', 'alpha', 'beta'],
       maxTasks: 7,
       pollIntervalMs: 500,
+      channelPingMs: 2000,
       name: 'box',
       dataDir: '/home/tester/agent-data',
       capabilities: ['gpu', 'rust', 'go'],

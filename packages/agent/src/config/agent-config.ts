@@ -17,6 +17,11 @@ export interface AgentConfig {
   workspaces: string[];
   maxTasks: number;
   pollIntervalMs: number;
+  /**
+   * How often the agent pings the server over its push channel. A ping not answered by the next one means
+   * a dead peer (a half-open connection sends no close): the agent drops the socket and reconnects.
+   */
+  channelPingMs: number;
   name: string;
   dataDir: string;
   /** Extra capabilities from `--capability`, added to the detected ones. */
@@ -55,6 +60,7 @@ export const defaults = {
   server: 'http://localhost:3000',
   maxTasks: 3,
   pollIntervalSeconds: 10,
+  channelPingSeconds: 30,
   model: 'claude-sonnet-4-5',
   taskTimeoutMinutes: 60,
   // Ten minutes: see README (a live run for a quick answer; after that a slot is worth more than a warm session).
@@ -69,6 +75,7 @@ const options = {
   workspace: { type: 'string', multiple: true },
   'max-tasks': { type: 'string' },
   'poll-interval': { type: 'string' },
+  'channel-ping': { type: 'string' },
   name: { type: 'string' },
   'data-dir': { type: 'string' },
   capability: { type: 'string', multiple: true },
@@ -159,6 +166,12 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
       given.pollIntervalMs ??
       number(pick('poll-interval', 'BUILDD_POLL_INTERVAL'), defaults.pollIntervalSeconds, {
         min: 0.05,
+        max: 3600,
+      }) * 1000,
+    channelPingMs:
+      given.channelPingMs ??
+      number(pick('channel-ping', 'BUILDD_CHANNEL_PING'), defaults.channelPingSeconds, {
+        min: 0.1,
         max: 3600,
       }) * 1000,
     name: given.name ?? text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
