@@ -200,7 +200,10 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     },
     pingChannel: (ms) => {
       clearInterval(pinger);
-      if (ms > 0) pinger = setInterval(() => wss.clients.forEach((client) => client.ping()), ms);
+      if (ms > 0)
+        pinger = setInterval(() => {
+          for (const client of wss.clients) client.ping();
+        }, ms);
     },
     channelPingsReceived: () => pingsReceived,
     freezeChannel: () => {
