@@ -13,6 +13,7 @@ import { createGitHubClient, type GitHubSettings } from './github/client.ts';
 import type { AppDeps } from './http/context.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
+import { pruneHintLeases } from './queue/hint-leases.ts';
 import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
 import { pruneChanges } from './store/changes.ts';
@@ -52,6 +53,8 @@ export interface StartOptions {
   eventLimits?: AppDeps['eventLimits'];
   github?: GitHubSettings | undefined;
   artifactLimits?: AppDeps['artifactLimits'];
+  /** How often the agent channel pings (a peer that misses a pong is dropped); default 25 s. */
+  channelPingMs?: number;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -90,6 +93,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const result = await reapExpiredWorkers(opts.db);
     await markSilentAgentsOffline(opts.db, deps.agentOfflineSeconds);
     await pruneChanges(opts.db, changeRetentionSeconds);
+    await pruneHintLeases(opts.db);
     if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
     if (result.requeued > 0) await bus.publish('buildd_tasks');
     return result;
@@ -105,7 +109,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // sockets far shorter than this.
   server.keepAliveTimeout = keepAliveSeconds * 1000;
   server.headersTimeout = (keepAliveSeconds + 5) * 1000;
-  const channel = new AgentChannel(opts.db, bus, live.guard);
+  const channel = new AgentChannel(opts.db, bus, live.guard, live.hints, opts.channelPingMs);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
