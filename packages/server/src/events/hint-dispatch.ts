@@ -57,8 +57,14 @@ export class HintDispatcher {
     private readonly settings: HintSettings = defaultHintSettings,
     private readonly onError: (err: unknown) => void = () => {},
   ) {
-    this.off = bus.on('buildd_tasks', () => this.schedule());
+    this.off = bus.on('buildd_tasks', () => {
+      this.hintsSeen += 1;
+      this.schedule();
+    });
   }
+
+  /** How many `buildd_tasks` hints this process has had: a long poll notes it before its claim. */
+  hintsSeen = 0;
 
   /** Adds an idle agent; the function answered removes it. */
   add(claimer: Claimer): () => void {
@@ -68,9 +74,16 @@ export class HintDispatcher {
   }
 
   /**
-   * A long poll's wait: resolves when this claimer is woken, after `ms`, or when `signal` aborts.
+   * A long poll's wait: resolves when this claimer is woken, after `ms`, or when `signal` aborts; at once if a
+   * hint came since `hintsSeenBefore` (read before its claim), whose round ran before this claimer was here.
    */
-  waitForHint(claimer: Omit<Claimer, 'wake'>, ms: number, signal?: AbortSignal): Promise<void> {
+  waitForHint(
+    claimer: Omit<Claimer, 'wake'>,
+    hintsSeenBefore: number,
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (this.hintsSeen !== hintsSeenBefore) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

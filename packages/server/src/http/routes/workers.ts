@@ -50,6 +50,7 @@ export function workerRoutes() {
     for (;;) {
       // A client that hung up must not be handed tasks it will never run.
       if (c.req.raw.signal.aborted) return c.body(null, 499 as 200);
+      const hintsBefore = live.hints.hintsSeen;
       result = await observeClaim(c.var.deps.metrics, () => retryTransient(() => claimTasks(db, request)));
       const left = deadline - Date.now();
       if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
@@ -66,6 +67,7 @@ export function workerRoutes() {
             free: body.maxTasks,
           },
         },
+        hintsBefore,
         Math.min(left, 3000),
         c.req.raw.signal,
       );
