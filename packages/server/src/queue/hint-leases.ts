@@ -28,16 +28,19 @@ export async function agentSlots(
     workspace_ids: string[];
     free: number;
   }>(
-    `SELECT g.account_id, g.id, g.capabilities, g.workspace_ids,
-            LEAST(g.max_tasks - (SELECT count(*) FROM workers k
-                                  WHERE k.account_id = g.account_id AND k.agent_id = g.id
-                                    AND k.status IN ('claimed', 'running', 'waiting_input')),
-                  a.max_concurrent_workers - (SELECT count(*) FROM workers k
-                                               WHERE k.account_id = g.account_id
-                                                 AND k.status IN ('claimed', 'running', 'waiting_input')))::integer AS free
-       FROM unnest($1::text[], $2::text[]) AS q(account_id, agent_id)
+    `WITH q AS (SELECT * FROM unnest($1::text[], $2::text[]) AS q(account_id, agent_id)),
+     live AS (SELECT k.account_id, k.agent_id, count(*)::integer AS n FROM workers k
+               WHERE k.status IN ('claimed', 'running', 'waiting_input')
+                 AND k.account_id IN (SELECT DISTINCT account_id FROM q)
+               GROUP BY k.account_id, k.agent_id),
+     per_account AS (SELECT account_id, sum(n)::integer AS n FROM live GROUP BY account_id)
+     SELECT g.account_id, g.id, g.capabilities, g.workspace_ids,
+            LEAST(g.max_tasks - COALESCE(l.n, 0), a.max_concurrent_workers - COALESCE(pa.n, 0)) AS free
+       FROM q
        JOIN agents g ON g.account_id = q.account_id AND g.id = q.agent_id
-       JOIN accounts a ON a.id = g.account_id`,
+       JOIN accounts a ON a.id = g.account_id
+       LEFT JOIN live l ON l.account_id = g.account_id AND l.agent_id = g.id
+       LEFT JOIN per_account pa ON pa.account_id = g.account_id`,
     [agents.map((a) => a.accountId), agents.map((a) => a.agentId)],
   );
   return rows.map((r) => ({
