@@ -57,9 +57,12 @@ async function timeDispatch(
   n: number,
   seen: Seen,
   waitDone: boolean,
+  /** Wait up to this long (uniformly) before each task, so that it lands anywhere in a poll interval. */
+  jitterMs = 0,
 ): Promise<number[]> {
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
+    if (jitterMs > 0) await sleep(Math.random() * jitterMs);
     const t0 = performance.now();
     const task = await create.post('/api/tasks', { workspaceId: workspace, title: `t${i}`, prompt: 'p' });
     const id = task.body.id as string;
@@ -139,7 +142,8 @@ async function pollDispatch(
     }
   })();
   try {
-    return await timeDispatch(apiClient(createServer, adminKey), ws, n, seen, true);
+    const jitter = 'pollMs' in mode ? mode.pollMs : 0;
+    return await timeDispatch(apiClient(createServer, adminKey), ws, n, seen, true, jitter);
   } finally {
     stop = true;
     // A last task ends the long poll in progress.
