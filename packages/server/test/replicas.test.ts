@@ -223,32 +223,3 @@ describe.each(await testEngines())('two replicas on %s', (engine) => {
     expect(attempts[0]?.n).toBe(n / 2);
   });
 });
-
-describe.each(await testEngines())('the agent channel on %s', (engine) => {
-  const t = useTestServer({ engine, channelPingMs: 200 });
-
-  it('drops a peer that stops answering pings (a half-open connection), so it no longer counts', async () => {
-    const acct = await makeAccount(t.admin, t.url, { type: 'service' });
-    const { default: WebSocket } = await import('ws');
-    const url = `${t.url.replace('http', 'ws')}/api/agents/channel?agentId=`;
-    const answering = new WebSocket(`${url}alive`, { headers: { authorization: `Bearer ${acct.key}` } });
-    // autoPong off: the socket stays open on this side but never answers, as a peer behind a dead link.
-    const silent = new WebSocket(`${url}silent`, {
-      headers: { authorization: `Bearer ${acct.key}` },
-      autoPong: false,
-    });
-    closing.push(
-      () => answering.terminate(),
-      () => silent.terminate(),
-    );
-    await Promise.all([answering, silent].map((s) => new Promise((r) => s.once('open', r))));
-    const closed = new Promise<number>((r) => silent.once('close', (code) => r(code)));
-    await waitFor('both connected', () => t.server.channel.size === 2);
-    expect(await closed).toBe(1006);
-    await waitFor('one connection left', () => t.server.channel.size === 1);
-    // The answering peer outlives many ping rounds.
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(answering.readyState).toBe(WebSocket.OPEN);
-    expect(t.server.channel.size).toBe(1);
-  });
-});
