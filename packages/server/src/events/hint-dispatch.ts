@@ -160,19 +160,23 @@ export class HintDispatcher {
       else
         join(e, { accountId: s.accountId, capabilities: s.capabilities, workspaces: s.workspaces }, s.free);
     }
-    let hinted = 0;
     const order = shuffle([...groups.values()]).slice(0, this.settings.maxGroupsPerRound);
-    for (const { profile, members } of order) {
-      const capacity = members.reduce((n, m) => n + m.free, 0);
-      const won = await takeHintLeases(this.db, profile, capacity, this.settings.leaseMs / 1000);
-      hinted += won.length;
+    const won = await takeHintLeases(
+      this.db,
+      order.map(({ profile, members }) => ({ profile, limit: members.reduce((n, m) => n + m.free, 0) })),
+      this.settings.leaseMs / 1000,
+    );
+    let hinted = 0;
+    order.forEach(({ members }, i) => {
+      const tasks = won[i]?.length ?? 0;
+      hinted += tasks;
       let covered = 0;
       for (const m of members.sort((a, b) => a.entry.idleSince - b.entry.idleSince)) {
-        if (covered >= won.length) break;
+        if (covered >= tasks) break;
         this.wakeEntry(m.entry, this.settings.wokenMs);
         covered += m.free;
       }
-    }
+    });
     // A hint that led nowhere ends with its lease; look again then for what is still pending.
     if (hinted > 0 || groups.size > order.length) this.retryAt(this.settings.leaseMs + 50);
   }

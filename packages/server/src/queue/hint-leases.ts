@@ -61,44 +61,34 @@ export interface ClaimProfile {
 }
 
 /**
- * Takes, for up to `limit` pending tasks that agents of `profile` could claim now (the claim's own
- * conditions: claim.sql), a hint lease of `leaseSeconds`: the task ids answered are this replica's to
- * hint. A task another replica holds a live lease on is skipped, and of two replicas racing for one task
- * only one gets it back (the insert waits for the other's and then finds its lease live). Tasks in a
- * workspace at its running limit are skipped: waking an agent for them would only get an empty claim.
+ * Takes hint leases of `leaseSeconds` for each group in turn: up to `limit` pending tasks that agents of the
+ * group could claim now, by the claim's own conditions (the function `buildd_take_hint_leases` in
+ * hint-leases.sql beside this file, which says how replicas racing for one task are kept apart). Answers,
+ * per group (same order), the task ids this replica may hint. One round trip for a whole round.
  */
 export async function takeHintLeases(
   db: Queryable,
-  profile: ClaimProfile,
-  limit: number,
+  groups: Array<{ profile: ClaimProfile; limit: number }>,
   leaseSeconds: number,
-): Promise<string[]> {
-  const rows = await db.query<{ task_id: string }>(
-    `WITH c AS (
-       SELECT t.id FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
-        WHERE t.status = 'pending'
-          AND t.workspace_id = ANY(buildd_claimable_workspaces($1, $2))
-          AND buildd_task_fits_runner(t, (SELECT type FROM accounts WHERE id = $1))
-          AND buildd_task_has_capabilities(t, $3)
-          AND buildd_task_due(t, NULL, '{}')
-          AND buildd_task_dependencies_done(t)
-          AND (w.max_running_tasks IS NULL OR buildd_workspace_room(w) > 0)
-          AND NOT EXISTS (SELECT 1 FROM task_hints h WHERE h.task_id = t.id AND h.until > now())
-        ORDER BY t.priority DESC, t.seq
-        LIMIT $4)
-     INSERT INTO task_hints (task_id, until)
-     SELECT id, now() + make_interval(secs => $5) FROM c
-     ON CONFLICT (task_id) DO UPDATE SET until = EXCLUDED.until WHERE task_hints.until <= now()
-     RETURNING task_id`,
+): Promise<string[][]> {
+  const won: string[][] = groups.map(() => []);
+  if (groups.length === 0) return won;
+  const rows = await db.query<{ o_group: number; o_task: string }>(
+    'SELECT * FROM buildd_take_hint_leases($1::jsonb, $2)',
     [
-      profile.accountId,
-      profile.workspaces.length > 0 ? profile.workspaces : null,
-      profile.capabilities,
-      limit,
+      JSON.stringify(
+        groups.map(({ profile, limit }) => ({
+          account: profile.accountId,
+          capabilities: profile.capabilities,
+          workspaces: profile.workspaces,
+          limit,
+        })),
+      ),
       leaseSeconds,
     ],
   );
-  return rows.map((r) => r.task_id);
+  for (const r of rows) won[r.o_group]?.push(r.o_task);
+  return won;
 }
 
 /** Forgets hint leases that ended a while ago (the reaper round). */
