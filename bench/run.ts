@@ -37,7 +37,7 @@ if (!only || only === 'agent') {
 
 if (!only || only === 'live') {
   console.log(
-    '# live: push dispatch (created → claimed by an idle agent) and SSE viewers of one task (PostgreSQL)',
+    '# live: dispatch (created → claimed by an idle agent) by push, long poll and poll; the herd of idle agents (two buildd-server processes on the system PostgreSQL)',
   );
   const { benchLive } = await import('./live.ts');
   for (const line of await benchLive()) console.log(line);

@@ -19,6 +19,7 @@ import {
 import type { AppDeps } from './http/context.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
+import { pruneHintLeases } from './queue/hint-leases.ts';
 import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
 import { resealGithubTokens } from './secrets/reseal-github-tokens.ts';
@@ -69,6 +70,8 @@ export interface StartOptions {
   /** Pull request retry settings (github/pull-request-sender.ts). */
   pullRequests?: Partial<PullRequestSettings>;
   artifactLimits?: AppDeps['artifactLimits'];
+  /** How often the agent channel pings (a peer that misses a pong is dropped); default 25 s. */
+  channelPingMs?: number;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -123,6 +126,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const result = await reapExpiredWorkers(opts.db);
     await markSilentAgentsOffline(opts.db, deps.agentOfflineSeconds);
     await pruneChanges(opts.db, changeRetentionSeconds);
+    await pruneHintLeases(opts.db);
     if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
     if (result.requeued > 0) await bus.publish('buildd_tasks');
     return result;
@@ -138,7 +142,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // sockets far shorter than this.
   server.keepAliveTimeout = keepAliveSeconds * 1000;
   server.headersTimeout = (keepAliveSeconds + 5) * 1000;
-  const channel = new AgentChannel(opts.db, bus, live.guard);
+  const channel = new AgentChannel(opts.db, bus, live.guard, live.hints, opts.channelPingMs);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

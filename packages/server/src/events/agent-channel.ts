@@ -8,21 +8,27 @@ import { findAccountByKeyHash } from '../store/api-keys.ts';
 import { answerOfWorker, pendingMessagesOfTask } from '../store/worker-input.ts';
 import { workerHolder } from '../store/workers.ts';
 import type { Bus } from './bus.ts';
+import type { HintDispatcher } from './hint-dispatch.ts';
 import type { StreamGuard } from './stream-guard.ts';
 
 interface Connection {
   socket: WebSocket;
   accountId: string;
   agentId: string | undefined;
-  lastHint: number;
+  /** Whether the peer answered since the last ping (a half-open peer never does). */
+  alive: boolean;
 }
+
+/** How often the server pings each agent; a peer that missed one ping's pong by the next is terminated. */
+export const defaultChannelPingMs = 25_000;
 
 export const agentChannelPath = '/api/agents/channel';
 
 /**
  * The spec's "WebSocket connection for real-time task push". The server pushes hints (`tasks_available`)
  * and commands (`cancel` a worker); the agent still decides nothing from a hint alone: it claims over
- * HTTP and keeps polling, so a dropped socket only costs latency.
+ * HTTP and keeps polling, so a dropped socket only costs latency. Which agents hear a hint is the
+ * HintDispatcher's choice (about one per claimable task, not all of them).
  */
 export class AgentChannel {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -34,14 +40,23 @@ export class AgentChannel {
     private readonly db: Db,
     bus: Bus,
     private readonly guard: StreamGuard,
+    private readonly hints: HintDispatcher,
+    pingMs = defaultChannelPingMs,
   ) {
-    this.offs.push(bus.on('buildd_tasks', () => this.hintAll()));
     this.offs.push(bus.on('buildd_cancel', (workerId) => void this.cancel(workerId)));
     this.offs.push(bus.on('buildd_worker_input', (workerId) => void this.pushWorkerInput(workerId)));
-    // Pings keep idle sockets alive through proxies and reveal dead peers.
+    // Pings keep idle sockets alive through proxies and reveal dead peers: a half-open connection (the
+    // agent's machine gone, a link down) sends no close, and would count as connected, and be hinted, forever.
     this.pingTimer = setInterval(() => {
-      for (const c of this.connections) if (c.socket.readyState === WebSocket.OPEN) c.socket.ping();
-    }, 25_000);
+      for (const c of this.connections) {
+        if (!c.alive) {
+          c.socket.terminate();
+          continue;
+        }
+        c.alive = false;
+        if (c.socket.readyState === WebSocket.OPEN) c.socket.ping();
+      }
+    }, pingMs);
     this.pingTimer.unref();
   }
 
@@ -58,8 +73,19 @@ export class AgentChannel {
     const keyId = found.key_id;
     const agentId = new URL(req.url ?? '/', 'http://x').searchParams.get('agentId') ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn: Connection = { socket: ws, accountId, agentId, lastHint: 0 };
+      const conn: Connection = { socket: ws, accountId, agentId, alive: true };
       this.connections.add(conn);
+      const idle = this.hints.add({
+        accountId,
+        agentId,
+        wake: () => this.send(conn, { type: 'tasks_available' }),
+      });
+      const heard = () => {
+        conn.alive = true;
+      };
+      ws.on('pong', heard);
+      ws.on('ping', heard);
+      ws.on('message', heard);
       // A revoked key loses its channel within the guard's re-check (the key cache's lifetime).
       const unwatch = this.guard.watch({
         keyId,
@@ -67,27 +93,18 @@ export class AgentChannel {
       });
       const gone = () => {
         this.connections.delete(conn);
+        idle();
         unwatch();
       };
       ws.on('close', gone);
       ws.on('error', gone);
-      // Agents only listen; anything they send is ignored.
+      // Agents only listen; anything they send is ignored (but proves the peer alive).
       this.send(conn, { type: 'hello', agentId });
     });
   }
 
   private send(conn: Connection, msg: AgentChannelMessage): void {
     if (conn.socket.readyState === WebSocket.OPEN) conn.socket.send(JSON.stringify(msg));
-  }
-
-  /** Tells every agent that tasks may be claimable; at most a few hints a second per socket. */
-  private hintAll(): void {
-    const now = Date.now();
-    for (const c of this.connections) {
-      if (now - c.lastHint < 100) continue;
-      c.lastHint = now;
-      this.send(c, { type: 'tasks_available' });
-    }
   }
 
   private async cancel(workerId: string): Promise<void> {

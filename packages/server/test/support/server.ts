@@ -47,6 +47,8 @@ export interface TestServerOptions {
   artifactLimits?: { artifactBytes: number; taskBytes: number };
   /** Per-worker event caps (small ones make the limits quick to reach). */
   eventLimits?: Partial<EventLimits>;
+  /** How often the agent channel pings its peers (one that misses a pong is dropped). */
+  channelPingMs?: number;
 }
 
 let inProcessCount = 0;
@@ -78,6 +80,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         host: '127.0.0.1',
         port: 0,
         reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
+        channelPingMs: opts.channelPingMs,
       });
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
