@@ -36,6 +36,10 @@ command -v git >/dev/null 2>&1 ||
 
 registry_args=()
 if [[ -n "${BUILDD_NPM_REGISTRY:-}" ]]; then registry_args=(--registry "$BUILDD_NPM_REGISTRY"); fi
+# --prefix would also move npm's global config file into the new prefix, losing the machine's own settings
+# (a proxy's CA file, a registry mirror): keep reading the one npm reads without it.
+globalconfig="$(npm config get globalconfig 2>/dev/null || true)"
+if [[ -n "$globalconfig" && -f "$globalconfig" ]]; then registry_args+=(--globalconfig "$globalconfig"); fi
 
 say "installing $package into $prefix (Node.js $node_version, $(git --version))"
 mkdir -p "$prefix" "$bin_dir"

@@ -18,6 +18,7 @@ import {
 } from './github/pull-request-sender.ts';
 import type { AppDeps } from './http/context.ts';
 import { createMetrics } from './metrics/registry.ts';
+import { tasksBecameDue } from './queue/due-tasks.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
 import { pruneHintLeases } from './queue/hint-leases.ts';
 import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
@@ -129,6 +130,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await pruneHintLeases(opts.db);
     if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
     if (result.requeued > 0) await bus.publish('buildd_tasks');
+    // Every replica asks for itself (overlapping rounds, so none is missed) and wakes only its own agents.
+    else if (await tasksBecameDue(opts.db, opts.reapIntervalSeconds + 1)) live.hints.schedule();
     return result;
   };
   const timer = setInterval(() => {

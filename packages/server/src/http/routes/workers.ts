@@ -55,7 +55,8 @@ export function workerRoutes() {
       const left = deadline - Date.now();
       if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
       // Long poll: sleep until this replica's hints pick this claim for a task that became claimable (here or
-      // on another replica); wake at least every few seconds anyway, since backoffs end without any notification.
+      // on another replica; a backoff's end is hinted by the reaper's round). A hint that is lost costs this
+      // claim its wait, never the task: the agent claims again at its poll interval.
       await live.hints.waitForHint(
         {
           accountId: me.id,
@@ -68,7 +69,7 @@ export function workerRoutes() {
           },
         },
         hintsBefore,
-        Math.min(left, 3000),
+        left,
         c.req.raw.signal,
       );
     }
