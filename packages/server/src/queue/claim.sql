@@ -135,6 +135,8 @@ DECLARE
   v_task record;
   v_left integer;
 BEGIN
+  -- The claimed tasks' change-log hint is sent by the server after commit (hints.sql says why).
+  PERFORM buildd_hint_after_commit();
   SELECT a.type INTO v_type FROM accounts a WHERE a.id = p_account;
   IF NOT FOUND THEN
     RETURN;

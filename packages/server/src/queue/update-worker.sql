@@ -3,25 +3,90 @@
 -- what the caller guarantees. A function keeps its statement's plan, and every agent sends one of these
 -- every second or so.
 --
+-- The whole PATCH is this one statement, its own transaction: the holder check, the update, the usage day,
+-- and for a final report the task's move (buildd_finish_task). Before, a completion was five round trips
+-- (holder check, BEGIN, update, task update, COMMIT), each paid while the worker row was locked.
+--
+--   p_agent   the agent the writer names (x-buildd-agent-id), or NULL; another agent's PATCH changes nothing
+--             and answers the holder, so that the caller refuses it
 --   p_status  NULL (progress only), 'running', or the final status ('completed' | 'failed' | 'cancelled')
 --   p_report  the reported fields present in the PATCH, keyed by worker column (built from the protocol's
 --             list of report fields, so a new field needs one line here and none in the caller)
+--   p_finish  how a final report moves the task (from src/queue/finish-task.ts): the task's result fields
+--             by worker column, the exit causes worth another attempt, the backoff cap and the cool-down
 --
 -- Totals only grow (a retried PATCH changes nothing); the other reported fields replace what was there when
 -- given; current_action may be cleared with null. The lease is renewed by the worker's own lease length.
+DROP FUNCTION IF EXISTS buildd_update_worker(text, text, text, integer, jsonb);
+
+-- Moves the task after its worker reached a final state (completed, failed, cancelled, or parked).
+CREATE OR REPLACE FUNCTION buildd_finish_task(w workers, p_finish jsonb)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v_cause text := COALESCE(w.exit_cause, 'error');
+  v_retry boolean := (p_finish -> 'retryableCauses') ? COALESCE(w.exit_cause, 'error');
+BEGIN
+  IF w.exit_cause = 'parked' THEN
+    -- A run that waited too long for an answer gave its slot back (its conversation is a `conversation`
+    -- artifact). The attempt does not count against max_attempts. The task stays `waiting_input`, or, when
+    -- the answer came in just before the parking report (the worker was running again), becomes pending
+    -- with that answer to resume with. The task row is locked first: the answer and this report serialize.
+    PERFORM 1 FROM tasks WHERE id = w.task_id FOR UPDATE;
+    UPDATE tasks SET attempts = GREATEST(attempts - 1, 0), updated_at = now(), not_before = NULL,
+           status = CASE WHEN status = 'waiting_input' THEN 'waiting_input' ELSE 'pending' END,
+           resume_input = CASE WHEN status = 'waiting_input' THEN resume_input ELSE
+             (SELECT jsonb_build_object('kind', 'answer', 'text', q.answer) FROM questions q
+               WHERE q.task_id = w.task_id AND q.answer IS NOT NULL ORDER BY q.asked_at DESC LIMIT 1) END
+     WHERE id = w.task_id AND status IN ('assigned', 'running', 'waiting_input');
+  ELSIF w.status = 'completed' THEN
+    -- The task's result is the worker's columns of the same names (the protocol's TaskResult).
+    UPDATE tasks SET status = 'completed',
+           result = (SELECT jsonb_object_agg(f.key, to_jsonb(w) -> f.value)
+                       FROM jsonb_each_text(p_finish -> 'resultColumns') f),
+           error = NULL, exit_cause = 'completed', question = NULL, resume_input = NULL,
+           finished_at = now(), updated_at = now()
+     WHERE id = w.task_id AND status IN ('assigned', 'running', 'waiting_input');
+  ELSIF w.status = 'cancelled' THEN
+    UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', error = w.error, finished_at = now(),
+           updated_at = now()
+     WHERE id = w.task_id AND status IN ('assigned', 'running', 'waiting_input');
+  ELSE
+    -- Failed: another attempt after a backoff (5 s, 10 s, 20 s … up to the cap) when the cause is worth one
+    -- and attempts are left, with this agent cooling down on the task; failed for good otherwise.
+    UPDATE tasks SET
+           status = CASE WHEN v_retry AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+           error = w.error, exit_cause = v_cause, updated_at = now(),
+           finished_at = CASE WHEN v_retry AND attempts < max_attempts THEN NULL ELSE now() END,
+           not_before = CASE WHEN v_cause = 'shutdown' THEN NULL
+                        ELSE now() + make_interval(secs => LEAST((p_finish ->> 'maxBackoffSeconds')::int,
+                                                                 5 * power(2, GREATEST(attempts - 1, 0))::int)) END,
+           cooldown_agent_id = w.agent_id,
+           cooldown_until = now() + make_interval(secs => (p_finish ->> 'cooldownSeconds')::int)
+     WHERE id = w.task_id AND status IN ('assigned', 'running', 'waiting_input');
+  END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION buildd_update_worker(
   p_worker text,
   p_account text,
+  p_agent text,
   p_status text,
   p_lease_seconds integer,
-  p_report jsonb
-) RETURNS TABLE (worker jsonb, previous jsonb, task_status text, day_cost double precision)
+  p_report jsonb,
+  p_finish jsonb
+) RETURNS TABLE (worker jsonb, previous jsonb, task_status text, day_cost double precision, holder text)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
   v_final boolean := p_status IN ('completed', 'failed', 'cancelled');
+  v_worker jsonb;
+  v_previous jsonb;
+  v_task_status text;
+  v_day_cost double precision;
+  v_holder text;
 BEGIN
-  RETURN QUERY
+  PERFORM buildd_hint_after_commit();
   WITH cur AS (
       SELECT w.*, t.status AS task_status FROM workers w JOIN tasks t ON t.id = w.task_id
        WHERE w.id = p_worker AND w.account_id = p_account FOR UPDATE OF w),
@@ -52,6 +117,7 @@ BEGIN
         pr_url = COALESCE(r.pr_url, w.pr_url),
         sandboxed = COALESCE(r.sandboxed, w.sandboxed)
         FROM cur, r WHERE w.id = cur.id AND cur.status IN ('claimed', 'running', 'waiting_input')
+         AND (p_agent IS NULL OR cur.agent_id = p_agent)
       RETURNING w.*),
     usage AS (
       INSERT INTO usage_days (account_id, day, cost_usd, input_tokens, output_tokens)
@@ -67,8 +133,16 @@ BEGIN
     started AS (
       UPDATE tasks t SET status = 'running', updated_at = now()
         FROM upd WHERE t.id = upd.task_id AND t.status = 'assigned' RETURNING t.id)
-    SELECT to_jsonb(upd) AS worker, to_jsonb(cur) - 'task_status' AS previous, cur.task_status,
-           (SELECT cost_usd FROM usage) AS day_cost
+    SELECT to_jsonb(upd), to_jsonb(cur) - 'task_status', cur.task_status, (SELECT cost_usd FROM usage),
+           cur.agent_id
+      INTO v_worker, v_previous, v_task_status, v_day_cost, v_holder
       FROM cur LEFT JOIN upd ON upd.id = cur.id;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  IF v_final AND v_worker IS NOT NULL THEN
+    PERFORM buildd_finish_task(jsonb_populate_record(NULL::workers, v_worker), p_finish);
+  END IF;
+  RETURN QUERY SELECT v_worker, v_previous, v_task_status, v_day_cost, v_holder;
 END
 $$;

@@ -49,10 +49,12 @@ export async function assertHolderAgent(
     ])
   )[0];
   if (!row) throw notFound('worker', workerId);
-  if (agentId !== undefined && agentId !== row.agent_id) {
-    throw new ApiError(
-      'forbidden',
-      'This worker is held by another agent of this account; only the agent that claimed it may report on it.',
-    );
-  }
+  if (agentId !== undefined && agentId !== row.agent_id) throw notHolder();
 }
+
+/** The 403 for a write by another agent of the holder's account. */
+export const notHolder = () =>
+  new ApiError(
+    'forbidden',
+    'This worker is held by another agent of this account; only the agent that claimed it may report on it.',
+  );

@@ -1,6 +1,5 @@
 import { ClaimBody, PatchWorkerBody, PostEventsBody } from '@buildd/protocol';
 import { Hono } from 'hono';
-import type { Queryable } from '../../db/index.ts';
 import { retryTransient } from '../../db/retry.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
@@ -8,7 +7,7 @@ import { observeClaim } from '../../metrics/registry.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
 import { defaultEventLimits, type EventLimits, EventRateLimiter } from '../../queue/event-limits.ts';
-import { isFinalPatch, updateWorker } from '../../queue/update-worker.ts';
+import { updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
 import { continueOnEarlierBranch, resumeOfTask } from '../../store/questions.ts';
 import { agentIdHeader, assertHolderAgent, findVisibleWorker } from '../../store/workers.ts';
@@ -57,6 +56,8 @@ export function workerRoutes() {
       // every few seconds anyway, since backoffs end without any notification.
       await bus.waitFor('buildd_tasks', Math.min(left, 3000), c.req.raw.signal);
     }
+    // The change log's hint, sent after commit (src/queue/hints.sql).
+    if (result.claimed.length > 0) void bus.publish('buildd_changes');
     const resumes = await Promise.all(
       result.claimed.map(async ({ task, worker }) => {
         const resume = await resumeOfTask(db, task.id);
@@ -83,10 +84,13 @@ export function workerRoutes() {
   r.patch('/workers/:id', async (c) => {
     const body = await readJson(c, PatchWorkerBody);
     const { db, bus, leaseSeconds } = c.var.deps;
-    await assertHolderAgent(db, c.var.account.id, c.req.param('id'), c.req.header(agentIdHeader));
-    const apply = (q: Queryable) => updateWorker(q, c.var.account, c.req.param('id'), body, leaseSeconds);
-    // Progress is one statement; a final report also moves the task, so it gets a transaction.
-    const result = await retryTransient(() => (isFinalPatch(body) ? db.transaction(apply) : apply(db)));
+    const agentId = c.req.header(agentIdHeader);
+    // One statement, its own transaction, whether progress or a final report (update-worker.ts).
+    const result = await retryTransient(() =>
+      updateWorker(db, c.var.account, c.req.param('id'), agentId, body, leaseSeconds),
+    );
+    // The change log's hint, sent after commit (src/queue/hints.sql); only a status moves the task.
+    if (body.status !== undefined) void bus.publish('buildd_changes');
     if (result.abort && !result.live) {
       const err = new ApiError('worker_not_live', `This worker is ${result.worker.status}; stop the run.`);
       return c.json(
@@ -94,7 +98,8 @@ export function workerRoutes() {
         409,
       );
     }
-    if (result.worker.finished_at !== null) await bus.publish('buildd_tasks', result.worker.workspace_id);
+    // A finished worker frees a slot, and its task may unblock dependents or come back after a backoff.
+    if (result.worker.finished_at !== null) void bus.publish('buildd_tasks', result.worker.workspace_id);
     return c.json(
       result.abort
         ? { abort: true, reason: result.reason, worker: toWorker(result.worker) }
