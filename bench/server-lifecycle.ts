@@ -13,8 +13,9 @@ import {
 import { newApiKey } from '../packages/server/src/ids.ts';
 import { type ApiClient, apiClient, makeAccount } from '../packages/server/test/support/api.ts';
 import { postgresTree } from './embedded-start.ts';
+import { leanClient } from './http-client.ts';
 import { spawnServer } from './spawn-server.ts';
-import { type CeilingFigures, measureSqlCeiling } from './sql-ceiling.ts';
+import { type CeilingFigures, measureSqlCeiling, walPosition } from './sql-ceiling.ts';
 import { readStatements, resetStatements, type StatementFigures } from './statements.ts';
 
 const postgresAdminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -31,6 +32,10 @@ export interface LifecycleFigures {
   serverCpuMsPerLifecycle: number;
   /** CPU time of the cluster's PostgreSQL processes per lifecycle. */
   postgresCpuMsPerLifecycle: number;
+  /** CPU time of the bench's own HTTP clients per lifecycle. */
+  clientCpuMsPerLifecycle: number;
+  /** WAL bytes written per lifecycle. */
+  walBytesPerLifecycle: number;
   /** The minimal SQL lifecycle on the same server and database, measured before and after buildd's run. */
   ceiling: CeilingFigures[];
   /** buildd's lifecycles/s over the mean of the two ceiling runs. */
@@ -167,6 +172,16 @@ async function startBenchServer(engine: 'embedded' | 'postgres', statements: boo
   };
 }
 
+async function walOf(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await walPosition(c);
+  } finally {
+    await c.end();
+  }
+}
+
 /** `count` tasks in a new workspace, created through the API 100 at a time. */
 async function createTasks(admin: ApiClient, count: number, name: string): Promise<string> {
   const ws = await admin.post('/api/workspaces', { name });
@@ -195,17 +210,21 @@ export async function benchServer(
   try {
     const load0 = loadAverage();
     await createTasks(s.admin, tasks, 'bench');
-    const accounts = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        makeAccount(s.admin, s.url, { type: 'service', maxConcurrentWorkers: 100 }),
-      ),
-    );
-    const ceiling = [await measureSqlCeiling(s.databaseUrl, tasks, claimers)];
+    const accounts = (
+      await Promise.all(
+        Array.from({ length: 4 }, () =>
+          makeAccount(s.admin, s.url, { type: 'service', maxConcurrentWorkers: 100 }),
+        ),
+      )
+    ).map((a) => ({ ...a, api: leanClient(s.url, a.key) }));
+    const ceiling = [await measureSqlCeiling(s.databaseUrl, tasks, () => postgresCpuMs(s.pgdata), claimers)];
     if (withStatements) await resetStatements(s.databaseUrl);
     const latencies: number[] = [];
     let done = 0;
     const cpuBefore = cpuMs(s.serverPid);
     const pgBefore = postgresCpuMs(s.pgdata);
+    const clientBefore = process.cpuUsage();
+    const walBefore = await walOf(s.databaseUrl);
     const began = performance.now();
     await Promise.all(
       Array.from({ length: claimers }, async (_, i) => {
@@ -230,9 +249,11 @@ export async function benchServer(
     const seconds = (performance.now() - began) / 1000;
     const serverCpu = cpuMs(s.serverPid) - cpuBefore;
     const pgCpu = postgresCpuMs(s.pgdata) - pgBefore;
+    const client = process.cpuUsage(clientBefore);
+    const wal = (await walOf(s.databaseUrl)) - walBefore;
     if (done !== tasks) throw new Error(`only ${done} of ${tasks} lifecycles completed`);
     const statements = withStatements ? await readStatements(s.databaseUrl, done) : undefined;
-    ceiling.push(await measureSqlCeiling(s.databaseUrl, tasks, claimers));
+    ceiling.push(await measureSqlCeiling(s.databaseUrl, tasks, () => postgresCpuMs(s.pgdata), claimers));
     latencies.sort((a, b) => a - b);
     const lifecyclesPerSecond = Math.round(done / seconds);
     const meanCeiling = ceiling.reduce((sum, c) => sum + c.lifecyclesPerSecond, 0) / ceiling.length;
@@ -246,12 +267,15 @@ export async function benchServer(
       claimP99Ms: Number(pct(latencies, 99).toFixed(1)),
       serverCpuMsPerLifecycle: Number((serverCpu / done).toFixed(2)),
       postgresCpuMsPerLifecycle: Number((pgCpu / done).toFixed(2)),
+      clientCpuMsPerLifecycle: Number(((client.user + client.system) / 1000 / done).toFixed(2)),
+      walBytesPerLifecycle: Math.round(wal / done),
       ceiling,
       ratio: Number((lifecyclesPerSecond / meanCeiling).toFixed(2)),
       load: [load0, loadAverage()],
       ...(statements ? { statements } : {}),
     };
     const ingestion = await benchIngestion(s, accounts[0]!.api);
+    for (const a of accounts) a.api.close();
     return { lifecycles, ingestion };
   } finally {
     await s.stop();
@@ -266,7 +290,7 @@ export async function benchServer(
  */
 async function benchIngestion(
   s: BenchServer,
-  api: ApiClient,
+  api: ReturnType<typeof leanClient>,
   workers = 100,
   batches = 20,
   batch = 50,

@@ -40,13 +40,23 @@ export interface CeilingFigures {
   lifecyclesPerSecond: number;
   claimP50Ms: number;
   claimP99Ms: number;
+  /** CPU milliseconds per lifecycle: PostgreSQL's processes, and this client process. */
+  postgresCpuMs: number;
+  clientCpuMs: number;
+  /** WAL bytes written per lifecycle. */
+  walBytes: number;
 }
 
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
 /** Runs `tasks` minimal lifecycles with `clients` concurrent connections on the database at `url`. */
-export async function measureSqlCeiling(url: string, tasks: number, clients = 32): Promise<CeilingFigures> {
+export async function measureSqlCeiling(
+  url: string,
+  tasks: number,
+  postgresCpuMs: () => number,
+  clients = 32,
+): Promise<CeilingFigures> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
@@ -65,6 +75,9 @@ export async function measureSqlCeiling(url: string, tasks: number, clients = 32
     );
     const latencies: number[] = [];
     let done = 0;
+    const wal0 = await walPosition(admin);
+    const pg0 = postgresCpuMs();
+    const client0 = process.cpuUsage();
     const began = performance.now();
     try {
       await Promise.all(
@@ -85,15 +98,29 @@ export async function measureSqlCeiling(url: string, tasks: number, clients = 32
       await Promise.all(conns.map((c) => c.end()));
     }
     const seconds = (performance.now() - began) / 1000;
+    const client = process.cpuUsage(client0);
+    const pgCpu = postgresCpuMs() - pg0;
+    const wal = (await walPosition(admin)) - wal0;
     if (done !== tasks) throw new Error(`SQL ceiling: only ${done} of ${tasks} lifecycles completed`);
     latencies.sort((a, b) => a - b);
     return {
       lifecyclesPerSecond: Math.round(done / seconds),
       claimP50Ms: Number(pct(latencies, 50).toFixed(1)),
       claimP99Ms: Number(pct(latencies, 99).toFixed(1)),
+      postgresCpuMs: Number((pgCpu / done).toFixed(2)),
+      clientCpuMs: Number(((client.user + client.system) / 1000 / done).toFixed(2)),
+      walBytes: Math.round(wal / done),
     };
   } finally {
     await admin.query('DROP SCHEMA IF EXISTS bench_ceiling CASCADE').catch(() => {});
     await admin.end();
   }
+}
+
+/** The server's WAL insert position, in bytes. */
+export async function walPosition(c: pg.Client): Promise<number> {
+  const { rows } = await c.query<{ lsn: string }>(
+    "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::text AS lsn",
+  );
+  return Number(rows[0]!.lsn);
 }
