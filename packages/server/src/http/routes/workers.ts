@@ -9,7 +9,7 @@ import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/cla
 import { defaultEventLimits, type EventLimits, EventRateLimiter } from '../../queue/event-limits.ts';
 import { updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
-import { continueOnEarlierBranch, resumeOfTask } from '../../store/questions.ts';
+import { continueOnEarlierBranch } from '../../store/questions.ts';
 import { agentIdHeader, assertHolderAgent, findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
@@ -58,16 +58,14 @@ export function workerRoutes() {
     }
     // The change log's hint, sent after commit (src/queue/hints.sql).
     if (result.claimed.length > 0) void bus.publish('buildd_changes');
-    const resumes = await Promise.all(
-      result.claimed.map(async ({ task, worker }) => {
-        const resume = await resumeOfTask(db, task.id);
+    await Promise.all(
+      result.claimed.map(async ({ task, worker, resume }) => {
         if (resume) worker.branch = (await continueOnEarlierBranch(db, worker.id, task.id)) ?? worker.branch;
-        return resume;
       }),
     );
     return c.json({
-      workers: result.claimed.map(({ worker, task, workspace }, i) => ({
-        ...(resumes[i] ? { resume: resumes[i] } : {}),
+      workers: result.claimed.map(({ worker, task, workspace, resume }) => ({
+        ...(resume ? { resume } : {}),
         id: worker.id,
         taskId: task.id,
         task: toTask(task),
