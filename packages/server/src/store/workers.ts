@@ -30,29 +30,11 @@ export async function workerHolder(
 export const agentIdHeader = 'x-buildd-agent-id';
 
 /**
- * Throws unless the writer is the worker's holder: its account (404 otherwise, as for any other account's
- * object) and, when the writer names its agent (the `x-buildd-agent-id` header current agents send), that
- * agent (403 for any other agent of the account). A write that names no agent is still taken on the account
- * alone: older agents name none anywhere (their workers have agent ids of their own, `legacy-<worker id>`),
- * and neither do scripts written against the documented API.
+ * The 403 for a write by another agent of the holder's account. A write that names no agent (the
+ * `x-buildd-agent-id` header current agents send) is taken on the account alone: older agents name none
+ * anywhere (their workers have agent ids of their own, `legacy-<worker id>`), and neither do scripts
+ * written against the documented API. The checks themselves run inside the PATCH and event statements.
  */
-export async function assertHolderAgent(
-  db: Queryable,
-  accountId: string,
-  workerId: string,
-  agentId: string | undefined,
-): Promise<void> {
-  const row = (
-    await db.query<{ agent_id: string }>('SELECT agent_id FROM workers WHERE id = $1 AND account_id = $2', [
-      workerId,
-      accountId,
-    ])
-  )[0];
-  if (!row) throw notFound('worker', workerId);
-  if (agentId !== undefined && agentId !== row.agent_id) throw notHolder();
-}
-
-/** The 403 for a write by another agent of the holder's account. */
 export const notHolder = () =>
   new ApiError(
     'forbidden',

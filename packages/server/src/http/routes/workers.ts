@@ -10,7 +10,7 @@ import { defaultEventLimits, type EventLimits, EventRateLimiter } from '../../qu
 import { updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
 import { continueOnEarlierBranch } from '../../store/questions.ts';
-import { agentIdHeader, assertHolderAgent, findVisibleWorker } from '../../store/workers.ts';
+import { agentIdHeader, findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 
@@ -116,15 +116,20 @@ export function workerRoutes() {
       limiters.set(c.var.deps, per);
     }
     const workerId = c.req.param('id');
-    const holder = { accountId: c.var.account.id, agentId: c.req.header(agentIdHeader) };
-    await assertHolderAgent(db, holder.accountId, workerId, holder.agentId);
-    per.rate.take(workerId, body.events.length);
+    const holder = { accountId: c.var.account.id, workerId, agentId: c.req.header(agentIdHeader) };
     const { limits } = per;
-    const stored = await retryTransient(() =>
-      db.transaction((tx) => appendEvents(tx, workerId, body.events, limits)),
-    );
+    per.rate.take(workerId, body.events.length);
+    const stored = await retryTransient(() => appendEvents(db, holder, body.events, limits)).catch((err) => {
+      // Only the holder's batches count against its rate.
+      if (err instanceof ApiError && (err.code === 'not_found' || err.code === 'forbidden')) {
+        per.rate.giveBack(workerId, body.events.length);
+      }
+      throw err;
+    });
+    // The task's progress hint, sent after commit (src/queue/hints.sql).
+    if (stored.stored > 0) void c.var.deps.bus.publish('buildd_events', stored.taskId);
     c.var.deps.metrics.eventsIngested.inc(stored.stored);
-    return c.json(stored);
+    return c.json({ stored: stored.stored, lastSeq: stored.lastSeq });
   });
 
   r.get('/workers/:id', async (c) => {
