@@ -49,8 +49,16 @@ if (!only || only === 'agent') {
 
 if (!only || only === 'live') {
   console.log(
-    '# live: push dispatch (created → claimed by an idle agent) and SSE viewers of one task (PostgreSQL)',
+    '# live: dispatch (created → claimed by an idle agent) by push, long poll and poll; the herd of idle agents (two buildd-server processes on the system PostgreSQL)',
   );
   const { benchLive } = await import('./live.ts');
   for (const line of await benchLive()) console.log(line);
+}
+
+if (!only || only === 'connections') {
+  console.log(
+    '# connections: one server process on PostgreSQL with idle agents (channel + polling), 10,000 push connections, and 10 vs 1,000 SSE viewers of one task',
+  );
+  const { benchConnections } = await import('./live-connections.ts');
+  for (const line of await benchConnections()) console.log(line);
 }

@@ -27,23 +27,25 @@ export interface SpawnedServer {
 /**
  * Starts `buildd-server` as its own process (its own core) and waits until /healthz answers.
  * `opts.port` reuses a port (a restart on the same data dir); by default a free one is picked.
+ * `opts.host` binds another address than 127.0.0.1 (a veth's, for an agent in a network namespace).
  */
 export async function spawnServer(
   env: Record<string, string>,
   args: string[] = [],
   nodeArgs: string[] = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  opts: { port?: number } = {},
+  opts: { port?: number; host?: string } = {},
 ): Promise<SpawnedServer> {
   const port = opts.port ?? (await freePort());
+  const host = opts.host ?? '127.0.0.1';
   const child = spawn(
     process.execPath,
-    [...nodeArgs, serverBin, '--port', String(port), '--no-local-agent', ...args],
+    [...nodeArgs, serverBin, '--port', String(port), '--host', host, '--no-local-agent', ...args],
     {
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const handle = {};
   track(handle, `buildd-server pid ${child.pid} on ${url}`, async () => {
     child.kill('SIGKILL');

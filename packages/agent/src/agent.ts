@@ -186,6 +186,8 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         log,
         redact,
         runSettings: runSettingsOf(config, env, sandbox),
+        // Answers and messages come pushed; the poll that catches a lost push runs as often as the claim poll.
+        inputPollMs: config.pollIntervalMs,
         ...deps.session,
       },
     });
@@ -202,10 +204,12 @@ export function startAgent(options: AgentOptions, deps: AgentDeps = {}): Running
         apiKey: config.apiKey,
         agentId,
         log,
+        pingMs: config.channelPingMs,
         onConnect: () => claimLoop.wake('hint'),
         onMessage: (message) => {
           if (message.type === 'tasks_available') claimLoop.wake('hint');
           if (message.type === 'cancel') claimLoop.cancel(message.workerId, abortCauseOf(message.reason));
+          if (message.type === 'answer' || message.type === 'message') claimLoop.deliver(message);
         },
       }).close;
     }
@@ -260,6 +264,7 @@ function runSettingsOf(config: AgentConfig, env: Env, sandboxed: boolean): RunSe
     defaultModel: config.model,
     timeoutMs: config.taskTimeoutMs,
     sandbox: sandboxed ? policy : null,
+    parkAfterMs: config.parkAfterMs,
   };
 }
 

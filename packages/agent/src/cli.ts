@@ -12,11 +12,13 @@ Options (flag / environment variable / default):
   --workspace=ID|NAME   BUILDD_WORKSPACE       every claimable workspace; repeat or comma-separate for several
   --max-tasks=N         BUILDD_MAX_TASKS       ${defaults.maxTasks}
   --poll-interval=SEC   BUILDD_POLL_INTERVAL   ${defaults.pollIntervalSeconds}
+  --channel-ping=SEC    BUILDD_CHANNEL_PING    ${defaults.channelPingSeconds} (push channel ping; no pong by the next ping: reconnect)
   --name=NAME           BUILDD_AGENT_NAME      the host name
   --data-dir=DIR        BUILDD_AGENT_DATA_DIR  ~/.buildd/agent
   --capability=CAP      BUILDD_CAPABILITIES    extra capabilities (repeatable), added to the detected ones
   --model=MODEL         BUILDD_MODEL           ${defaults.model}
   --task-timeout=MIN    BUILDD_TASK_TIMEOUT    ${defaults.taskTimeoutMinutes}
+  --park-after=SEC      BUILDD_PARK_AFTER      ${defaults.parkAfterSeconds} (a run waiting this long for an answer frees its slot)
   --grace-period=SEC    BUILDD_GRACE_PERIOD    ${defaults.gracePeriodSeconds} (how long running tasks may finish on shutdown)
   --auth=oauth|api      BUILDD_CLAUDE_AUTH     oauth when both Claude credentials are set
   --log-level=LEVEL     BUILDD_LOG_LEVEL       ${defaults.logLevel} (debug, info, warn, error)

@@ -41,11 +41,13 @@ describe('loadConfig', () => {
       workspaces: [],
       maxTasks: 3,
       pollIntervalMs: 10_000,
+      channelPingMs: 30_000,
       name: hostname(),
       dataDir: '/home/tester/.buildd/agent',
       capabilities: [],
       model: 'claude-sonnet-4-5',
       taskTimeoutMs: 60 * 60_000,
+      parkAfterMs: 600_000,
       gracePeriodMs: 30_000,
       logLevel: 'info',
     });
@@ -65,6 +67,7 @@ describe('loadConfig', () => {
       config(['--poll-interval=2'], { BUILDD_API_KEY: 'k', BUILDD_POLL_INTERVAL: '5' }).pollIntervalMs,
     ).toBe(2000);
     expect(config([], { BUILDD_API_KEY: 'k', BUILDD_POLL_INTERVAL: '5' }).pollIntervalMs).toBe(5000);
+    expect(config([], { BUILDD_API_KEY: 'k', BUILDD_CHANNEL_PING: '0.5' }).channelPingMs).toBe(500);
     expect(config([], { BUILDD_API_KEY: 'k', BUILDD_MODEL: 'claude-opus-4-1' }).model).toBe(
       'claude-opus-4-1',
     );
@@ -81,12 +84,14 @@ describe('loadConfig', () => {
       'beta',
       '--max-tasks=7',
       '--poll-interval=0.5',
+      '--channel-ping=2',
       '--name=box',
       '--data-dir=~/agent-data',
       '--capability=gpu',
       '--capability=rust,go',
       '--model=m',
       '--task-timeout=2',
+      '--park-after=90',
       '--grace-period=0',
       '--log-level=debug',
     ]);
@@ -94,11 +99,13 @@ describe('loadConfig', () => {
       workspaces: ['ws-1', 'alpha', 'beta'],
       maxTasks: 7,
       pollIntervalMs: 500,
+      channelPingMs: 2000,
       name: 'box',
       dataDir: '/home/tester/agent-data',
       capabilities: ['gpu', 'rust', 'go'],
       model: 'm',
       taskTimeoutMs: 120_000,
+      parkAfterMs: 90_000,
       gracePeriodMs: 0,
       logLevel: 'debug',
     });
@@ -130,6 +137,7 @@ describe('loadConfig', () => {
     [['--poll-interval=0'], "--poll-interval must be a number from 0.05 to 3600, got '0'"],
     [['--poll-interval=-1'], "--poll-interval must be a number from 0.05 to 3600, got '-1'"],
     [['--task-timeout=0'], "--task-timeout must be a number from 0.01 to 10080, got '0'"],
+    [['--park-after=10m'], "--park-after must be a number from 0.1 to 604800, got '10m'"],
     [['--grace-period=1h'], "--grace-period must be a number from 0 to 3600, got '1h'"],
     [['--name='], '--name must not be empty'],
     [[`--name=${'x'.repeat(201)}`], '--name is too long (at most 200 characters)'],

@@ -77,6 +77,11 @@ describe('redaction', () => {
     expect(toolResult?.data.content).toBe(secrets.map(() => '[redacted]').join(' '));
     const toolUse = events.find((e: { type: string }) => e.type === 'tool_use');
     expect(toolUse?.data.input.command).toBe(`echo ${secrets.map(() => '[redacted]').join(' ')}`);
+    // The conversation (the session transcript, tool output and all) went up too, redacted like the rest.
+    const conversation = buildd.fake.requests.find(
+      (r) => r.path.endsWith('/artifacts') && r.headers['x-artifact-name'] === 'conversation',
+    );
+    expect(conversation?.raw).toContain('[redacted]');
     // Not in anything the server got, nor in what the spool holds or held.
     for (const request of buildd.fake.requests) {
       for (const secret of secrets) expect(request.raw, request.path).not.toContain(secret);

@@ -135,8 +135,9 @@ describe('a run that asks a person', () => {
     expect(`${diff.body}`.trim()).toBe(expected.trim());
     expect(diff.body).toContain('+ahoy');
     const list = await admin.get(`/api/tasks/${taskId}/artifacts`);
-    expect(list.body.items.map((a: { name: string }) => a.name)).toEqual(['diff']);
-    const sha = list.body.items[0].sha256 as string;
+    // Newest first: the conversation is uploaded after the diff, at the very end of the run.
+    expect(list.body.items.map((a: { name: string }) => a.name)).toEqual(['conversation', 'diff']);
+    const sha = list.body.items[1].sha256 as string;
     const again = await svc.api.call('POST', `/api/workers/${task.workers[0].id}/artifacts`, 'x', {
       'x-artifact-name': 'late',
     });
@@ -164,8 +165,15 @@ describe('a run that asks a person', () => {
     expect(task.workers[1].accountId).toBe(other.id);
     expect(task.workers[1].branch).toBe(before.result.branch);
     const first = anthropic.requests[requestsBefore];
-    expect(JSON.stringify(first?.body.messages)).toContain('Write a greeting');
-    expect(JSON.stringify(first?.body.messages)).toContain('Please also add a farewell.');
+    const seen = JSON.stringify(first?.body.messages);
+    expect(seen).toContain('Write a greeting');
+    expect(seen).toContain('Please also add a farewell.');
+    // The earlier conversation itself, not only the prompt: its question and the person's answer, with the
+    // earlier worktree's paths moved to this agent's checkout.
+    expect(seen).toContain(question);
+    expect(seen).toContain('ahoy, matey');
+    expect(seen).not.toContain(`worktrees/${before.workers[0].id}`);
+    expect(seen).toContain(`worktrees/${task.workers[1].id}`);
     // Both runs' work is on the one branch in origin.
     expect(origin.readFile(before.result.branch, 'greeting.txt')).toBe('ahoy');
     expect(origin.readFile(before.result.branch, 'farewell.txt')).toBe('fair winds');

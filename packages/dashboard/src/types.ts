@@ -10,6 +10,8 @@ import type {
   Task,
   TaskStatus,
   TaskWithWorkers,
+  Webhook,
+  WebhookDelivery,
   Worker,
   WorkerEvent,
   Workspace,
@@ -17,7 +19,7 @@ import type {
   WorkspaceMember,
 } from '@buildd/protocol';
 
-export type { Account, ApiKey, TaskStatus, Worker, WorkerEvent, WorkspaceMember };
+export type { Account, ApiKey, TaskStatus, Webhook, WebhookDelivery, Worker, WorkerEvent, WorkspaceMember };
 
 /** One account's cost and tokens on one UTC day (`GET /api/usage`), with the account's name and cap. */
 export interface UsageEntry {
@@ -51,7 +53,7 @@ export type TaskDetail = Omit<TaskWithWorkers, 'status'> & {
   question?: Question | null;
 };
 
-export type AgentView = Agent & { sandboxed?: boolean | null; runningTasks?: number | null };
+export type AgentView = Agent;
 
 /** Workspace defaults, with the run settings being added (network allowed to runs, GitHub repository). */
 export type WorkspaceSettings = WorkspaceConfig & {
@@ -59,26 +61,6 @@ export type WorkspaceSettings = WorkspaceConfig & {
   githubRepo?: string;
 };
 export type WorkspaceView = Omit<Workspace, 'config'> & { config: WorkspaceSettings };
-
-export interface Webhook {
-  id: string;
-  workspaceId?: string;
-  url: string;
-  events?: string[] | null;
-  createdAt?: string;
-}
-
-export interface WebhookDelivery {
-  id: string;
-  type?: string;
-  status?: string;
-  attempts?: number;
-  responseStatus?: number | null;
-  error?: string | null;
-  createdAt?: string;
-  deliveredAt?: string | null;
-  nextAttemptAt?: string | null;
-}
 
 export interface Artifact {
   sha256: string;

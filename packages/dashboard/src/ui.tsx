@@ -169,13 +169,15 @@ export function When({ at }: { at: string | null | undefined }) {
   const date = new Date(at);
   const seconds = Math.round((Date.now() - date.getTime()) / 1000);
   const text =
-    seconds < 60
-      ? 'just now'
-      : seconds < 3600
-        ? `${Math.floor(seconds / 60)} min ago`
-        : seconds < 86_400
-          ? `${Math.floor(seconds / 3600)} h ago`
-          : date.toLocaleDateString();
+    seconds < -60
+      ? `in ${Math.ceil(-seconds / 60)} min`
+      : seconds < 60
+        ? 'just now'
+        : seconds < 3600
+          ? `${Math.floor(seconds / 60)} min ago`
+          : seconds < 86_400
+            ? `${Math.floor(seconds / 3600)} h ago`
+            : date.toLocaleDateString();
   return (
     <time dateTime={date.toISOString()} title={date.toLocaleString()}>
       {text}

@@ -47,11 +47,18 @@ export const WorkspaceConfig = z.object({
   instructions: z.string().max(20_000).optional(),
   /** Whether agents push the task branch to the repository's origin. */
   push: z.boolean().optional(),
-  /** `owner/name` of the workspace's GitHub repository: tasks that prefer `action` runners start its workflow. */
+  /**
+   * `owner/name` of the workspace's GitHub repository: the server opens a pull request for each completed
+   * task's pushed branch, and tasks that prefer `action` runners start its workflow.
+   */
   githubRepo: z
     .string()
     .regex(/^[\w.-]+\/[\w.-]+$/, 'githubRepo must look like owner/name')
     .optional(),
+  /** Whether completed tasks get a pull request when `githubRepo` is set (default true). */
+  pullRequests: z.boolean().optional(),
+  /** Whether those pull requests are opened as drafts (default true: a person marks them ready). */
+  draftPullRequests: z.boolean().optional(),
   /** Hosts a task's commands may reach from the agent's sandbox (e.g. `registry.npmjs.org`, `*.github.com`). */
   allowedDomains: z.array(z.string().min(1).max(253)).max(200).optional(),
   /** Directories outside the worktree a task's commands may write from the sandbox (caches, e.g. `~/.npm`). */
@@ -68,6 +75,8 @@ export const Workspace = z.object({
   /** Most tasks of this workspace running at once; null = no limit of its own. */
   maxRunningTasks: z.number().int().nullable(),
   config: WorkspaceConfig,
+  /** Whether the workspace has a GitHub token of its own (the token itself is never returned). */
+  hasGithubToken: z.boolean().optional(),
   createdAt: Timestamp,
 });
 export type Workspace = z.infer<typeof Workspace>;
@@ -90,6 +99,21 @@ export const TaskResult = z.object({
   prUrl: z.string().nullable(),
 });
 export type TaskResult = z.infer<typeof TaskResult>;
+
+/**
+ * The pull request the server keeps for a task's pushed branch: `pending` while it is being opened or
+ * updated (with the last attempt's `error` when GitHub failed and it will try again), `open` once GitHub
+ * answered, `failed` when it gave up (the task's own work is unaffected).
+ */
+export const TaskPullRequest = z.object({
+  state: z.enum(['pending', 'open', 'failed']),
+  url: z.string().nullable(),
+  number: z.number().int().nullable(),
+  error: z.string().nullable(),
+  attempts: z.number().int(),
+  updatedAt: Timestamp,
+});
+export type TaskPullRequest = z.infer<typeof TaskPullRequest>;
 
 export const Worker = z.object({
   id: Id,
@@ -142,6 +166,8 @@ export const Task = z.object({
   maxTurns: z.number().int().nullable(),
   model: z.string().nullable(),
   result: TaskResult.nullable(),
+  /** The pull request of the task's branch (a workspace with `githubRepo`); null when there is none. */
+  pullRequest: TaskPullRequest.nullable().optional(),
   /** The open question of a task that is `waiting_input`; null otherwise. */
   question: Question.nullable().optional(),
   error: z.string().nullable(),
@@ -175,5 +201,9 @@ export const Agent = z.object({
   workspaceIds: z.array(z.string()),
   lastSeenAt: Timestamp,
   online: z.boolean(),
+  /** Whether it runs tasks' tools in its sandbox, as its last claim said; null when it did not say. */
+  sandboxed: z.boolean().nullable(),
+  /** Live workers it holds (in `GET /api/agents`; the feed's agent events leave it out). */
+  runningTasks: z.number().int().optional(),
 });
 export type Agent = z.infer<typeof Agent>;

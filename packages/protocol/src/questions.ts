@@ -37,3 +37,18 @@ export const Resume = z.object({
   input: z.object({ kind: z.enum(['answer', 'message']), text: z.string() }).nullable(),
 });
 export type Resume = z.infer<typeof Resume>;
+
+/**
+ * A person's message to a running task, on its way into the live session: persisted until the holder's
+ * agent says it put it there (`POST /api/workers/:id/messages/delivered`), so a dropped push loses nothing.
+ */
+export const TaskMessage = z.object({ id: Id, text: z.string(), createdAt: Timestamp });
+export type TaskMessage = z.infer<typeof TaskMessage>;
+
+/** The messages a live worker has not taken yet (`GET /api/workers/:id/messages`, holder only). */
+export const PendingMessages = z.object({ items: z.array(TaskMessage) });
+export type PendingMessages = z.infer<typeof PendingMessages>;
+
+/** Which messages the holder put into its session. */
+export const DeliveredMessagesBody = z.object({ ids: z.array(Id).min(1).max(100) });
+export type DeliveredMessagesBody = z.infer<typeof DeliveredMessagesBody>;

@@ -36,6 +36,17 @@ export const CreateWorkspaceBody = z.strictObject({
   access: WorkspaceAccess.optional(),
   maxRunningTasks: z.number().int().min(1).max(10_000).nullable().optional(),
   config: WorkspaceConfig.strict().optional(),
+  /**
+   * A GitHub token for `config.githubRepo` (pull requests, workflow dispatch): stored encrypted with the
+   * server's key and never returned (the workspace shows `hasGithubToken`); null removes it.
+   */
+  githubToken: z
+    .string()
+    .min(1)
+    .max(1000)
+    .regex(/^[\x21-\x7e]+$/, 'githubToken must be the token alone: printable characters, no spaces')
+    .nullable()
+    .optional(),
 });
 export type CreateWorkspaceBody = z.infer<typeof CreateWorkspaceBody>;
 
@@ -68,6 +79,8 @@ export type UpdateTaskBody = z.infer<typeof UpdateTaskBody>;
 export const ListTasksQuery = z.object({
   workspaceId: Id.optional(),
   status: TaskStatus.optional(),
+  /** Only tasks this account created: an account id, or `me` for the caller. */
+  createdBy: z.string().min(1).max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(200).optional(),
 });

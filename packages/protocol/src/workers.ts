@@ -161,5 +161,8 @@ export const AgentChannelMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), agentId: z.string().optional() }),
   z.object({ type: z.literal('tasks_available') }),
   z.object({ type: z.literal('cancel'), workerId: Id, reason: AbortReason }),
+  // Input for a live worker's session, pushed to its holder; the HTTP poll is the fallback.
+  z.object({ type: z.literal('message'), workerId: Id, id: Id, text: z.string() }),
+  z.object({ type: z.literal('answer'), workerId: Id, questionId: Id, text: z.string() }),
 ]);
 export type AgentChannelMessage = z.infer<typeof AgentChannelMessage>;

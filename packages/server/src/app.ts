@@ -12,6 +12,7 @@ import { artifactRoutes, artifactUploadPath } from './http/routes/artifacts.ts';
 import { feedRoutes } from './http/routes/feed.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { installScriptRoutes } from './http/routes/install-script.ts';
+import { messageRoutes } from './http/routes/messages.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { openapiRoute } from './http/routes/openapi.ts';
 import { questionRoutes } from './http/routes/questions.ts';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', usageRoutes());
   app.route('/api', artifactRoutes());
   app.route('/api', questionRoutes());
+  app.route('/api', messageRoutes());
   app.use('*', serveDashboard());
 
   app.notFound((c) =>

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adminKeyProblem } from './ids.ts';
+import { parseSecretKey } from './secrets/secret-keys.ts';
 
 export interface ServerConfig {
   /** `serve` (the default), or a maintenance command on the embedded data dir. */
@@ -24,8 +25,14 @@ export interface ServerConfig {
   logLevel: string;
   /** `pretty` (coloured on a terminal) or `json` lines; undefined = pretty on a terminal, JSON otherwise. */
   logFormat: 'pretty' | 'json' | undefined;
-  /** Sends `repository_dispatch` for tasks that prefer `action` runners; undefined without a token. */
+  /** The server-wide GitHub token (BUILDD_GITHUB_TOKEN): workflow dispatch, and pull requests of workspaces with no token of their own. */
   github: { apiUrl: string; token: string } | undefined;
+  /** The GitHub API base URL (BUILDD_GITHUB_API_URL), without a trailing slash. */
+  githubApiUrl: string;
+  /** The address people reach the server at, for links back (BUILDD_PUBLIC_URL); undefined = the listening URL. */
+  publicUrl: string | undefined;
+  /** The key that encrypts stored secrets: BUILDD_SECRET_KEY, BUILDD_SECRET_KEY_FILE, BUILDD_SECRET_KEYS_OLD. */
+  secretKey: { key: string | undefined; file: string | undefined; old: string[] };
   help: boolean;
   version: boolean;
 }
@@ -53,8 +60,15 @@ Options (flag > environment > default):
   --no-local-agent       BUILDD_LOCAL_AGENT=0   do not start the built-in local agent
   --log-level <level>    LOG_LEVEL          debug | info | warn | error (default info)
   --log-format <fmt>     BUILDD_LOG_FORMAT  pretty | json (default: pretty on a terminal, JSON lines otherwise)
-  —                      BUILDD_GITHUB_TOKEN    token for repository_dispatch to workspaces' GitHub repos
+  —                      BUILDD_GITHUB_TOKEN    GitHub token for workspaces with a githubRepo and no token
+                                            of their own (workflow dispatch, pull requests)
   —                      BUILDD_GITHUB_API_URL  GitHub API base URL (default https://api.github.com)
+  —                      BUILDD_PUBLIC_URL      the server's address as people reach it, for the link in
+                                            pull requests (default: the address it listens on)
+  —                      BUILDD_SECRET_KEY      key that encrypts stored GitHub tokens (64 hex digits or 32
+                                            bytes base64); default: BUILDD_SECRET_KEY_FILE, else
+                                            secret.key beside the data dir, generated once (mode 0600)
+  —                      BUILDD_SECRET_KEYS_OLD earlier keys (comma-separated) during a key rotation
   -h, --help                                show this help
   -V, --version                             print the version
 
@@ -136,6 +150,16 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!/^https?:\/\/[^/]/.test(githubApiUrl)) {
     throw new ConfigError(`BUILDD_GITHUB_API_URL must be an http(s) URL; got "${githubApiUrl}".`);
   }
+  const publicUrl = env.BUILDD_PUBLIC_URL || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
+    throw new ConfigError(`BUILDD_PUBLIC_URL must be an http(s) URL; got "${publicUrl}".`);
+  }
+  const secretKey = env.BUILDD_SECRET_KEY || undefined;
+  if (secretKey !== undefined && !parseSecretKey(secretKey)) {
+    throw new ConfigError(
+      'BUILDD_SECRET_KEY must be 64 hex digits or 32 bytes in base64 (openssl rand -base64 32).',
+    );
+  }
   const databaseUrl = str('database-url', 'DATABASE_URL') || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://.');
@@ -178,6 +202,16 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     github: env.BUILDD_GITHUB_TOKEN
       ? { apiUrl: githubApiUrl.replace(/\/+$/, ''), token: env.BUILDD_GITHUB_TOKEN }
       : undefined,
+    githubApiUrl: githubApiUrl.replace(/\/+$/, ''),
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
+    secretKey: {
+      key: secretKey,
+      file: env.BUILDD_SECRET_KEY_FILE || undefined,
+      old: (env.BUILDD_SECRET_KEYS_OLD ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    },
     help: values.help === true,
     version: values.version === true,
   };

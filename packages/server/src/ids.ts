@@ -15,7 +15,7 @@ export function randomBase62(n: number): string {
 }
 
 /** A new id: `ws-…` for workspaces (the spec's `--workspace=ws-123`), `<prefix>_…` otherwise. */
-export function newId(prefix: 'acc' | 'key' | 'ws' | 'task' | 'wkr' | 'q'): string {
+export function newId(prefix: 'acc' | 'key' | 'ws' | 'task' | 'wkr' | 'q' | 'msg'): string {
   return prefix === 'ws' ? `ws-${randomBase62(12).toLowerCase()}` : `${prefix}_${randomBase62(16)}`;
 }
 

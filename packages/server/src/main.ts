@@ -8,6 +8,7 @@ import { EmbeddedError, openDb, pgliteEraDataDir, SchemaTooNewError } from './db
 import { keyPrefix } from './ids.ts';
 import { startLocalAgent } from './local-agent.ts';
 import { chooseLogFormat, createServerLogger } from './log.ts';
+import { loadSecretKeys, SecretKeyError } from './secrets/load-secret-keys.ts';
 import { startServer } from './server.ts';
 import { serverVersion } from './version.ts';
 
@@ -68,23 +69,39 @@ async function main(): Promise<void> {
     throw err;
   }
   closers.push(() => db.close());
+  // After the database: the default key file sits beside the data dir, which opening it created.
+  let secretKeys: Awaited<ReturnType<typeof loadSecretKeys>>;
+  try {
+    secretKeys = await loadSecretKeys({
+      ...config.secretKey,
+      file: config.secretKey.file ?? join(dirname(config.dataDir), 'secret.key'),
+      fileIsExplicit: config.secretKey.file !== undefined,
+    });
+  } catch (err) {
+    if (err instanceof SecretKeyError) {
+      await db.close().catch(() => {});
+      fail(err.message, 2);
+    }
+    throw err;
+  }
+  if (secretKeys.generated) {
+    log.info(
+      { file: join(dirname(config.dataDir), 'secret.key') },
+      config.databaseUrl
+        ? 'generated the key that encrypts stored GitHub tokens; replicas sharing DATABASE_URL need the same key (BUILDD_SECRET_KEY)'
+        : 'generated the key that encrypts stored GitHub tokens; back it up apart from the database',
+    );
+  }
+
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await step(startServer({ db, log, ...config }));
+    server = await step(startServer({ db, log, ...config, secretKeys: secretKeys.keys }));
   } catch (err) {
     await db.close().catch(() => {});
     if (err instanceof SchemaTooNewError) fail(err.message, 3);
     throw err;
   }
   closers.push(() => server.close());
-  log.info(
-    {
-      url: server.url,
-      engine: db.engine,
-      ...(db.cluster ? { dataDir: config.dataDir, postgres: db.cluster.version } : {}),
-    },
-    'buildd-server listening',
-  );
 
   const admin = await step(ensureAdmin(db, config.adminKey));
   if (admin.created && admin.apiKey) {
@@ -98,6 +115,16 @@ async function main(): Promise<void> {
       );
     }
   }
+
+  // Said once the admin exists, so whoever waits for this line can use the key at once.
+  log.info(
+    {
+      url: server.url,
+      engine: db.engine,
+      ...(db.cluster ? { dataDir: config.dataDir, postgres: db.cluster.version } : {}),
+    },
+    'buildd-server listening',
+  );
 
   if (config.localAgent && !stopping) {
     const localAgent = await step(

@@ -9,12 +9,21 @@ import { AgentChannel, agentChannelPath } from './events/agent-channel.ts';
 import { Bus } from './events/bus.ts';
 import { type LiveSettings, startLive } from './events/live.ts';
 import { defaultWebhookSettings, WebhookSender, type WebhookSettings } from './events/webhook-sender.ts';
-import { createGitHubClient, type GitHubSettings } from './github/client.ts';
+import { GitHubAccess } from './github/access.ts';
+import type { GitHubSettings } from './github/client.ts';
+import {
+  defaultPullRequestSettings,
+  PullRequestSender,
+  type PullRequestSettings,
+} from './github/pull-request-sender.ts';
 import type { AppDeps } from './http/context.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { extendLiveLeases } from './queue/extend-leases.ts';
+import { pruneHintLeases } from './queue/hint-leases.ts';
 import { markSilentAgentsOffline } from './queue/mark-agents-offline.ts';
 import { reapExpiredWorkers } from './queue/reap.ts';
+import { resealGithubTokens } from './secrets/reseal-github-tokens.ts';
+import { SecretKeys } from './secrets/secret-keys.ts';
 import { pruneChanges } from './store/changes.ts';
 
 /** How long an idle keep-alive connection stays open on the server's side. */
@@ -50,8 +59,19 @@ export interface StartOptions {
   /** Webhook delivery settings; private targets are allowed with BUILDD_WEBHOOK_ALLOW_PRIVATE=1. */
   webhooks?: Partial<WebhookSettings>;
   eventLimits?: AppDeps['eventLimits'];
+  /** The server-wide GitHub token and API URL (BUILDD_GITHUB_TOKEN, BUILDD_GITHUB_API_URL). */
   github?: GitHubSettings | undefined;
+  /** The GitHub API base URL when there is no server-wide token (default: github's, else https://api.github.com). */
+  githubApiUrl?: string | undefined;
+  /** The server's address as people reach it, for links in pull requests (default: the listening URL). */
+  publicUrl?: string | undefined;
+  /** The key that encrypts stored secrets; without one, a key that lives as long as this process (tests). */
+  secretKeys?: SecretKeys;
+  /** Pull request retry settings (github/pull-request-sender.ts). */
+  pullRequests?: Partial<PullRequestSettings>;
   artifactLimits?: AppDeps['artifactLimits'];
+  /** How often the agent channel pings (a peer that misses a pong is dropped); default 25 s. */
+  channelPingMs?: number;
 }
 
 /** Migrates, starts the bus and the reaper, and listens. `close()` stops all of it (not the db). */
@@ -69,6 +89,22 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ...opts.webhooks,
   };
   const webhookSender = new WebhookSender(opts.db, bus, webhooks, opts.log);
+  const secretKeys = opts.secretKeys ?? SecretKeys.ephemeral();
+  await resealGithubTokens(opts.db, secretKeys, opts.log);
+  const github = new GitHubAccess(
+    opts.githubApiUrl ?? opts.github?.apiUrl ?? 'https://api.github.com',
+    opts.github?.token,
+    secretKeys,
+  );
+  let url = '';
+  const pullRequestSender = new PullRequestSender(
+    opts.db,
+    bus,
+    github,
+    { ...defaultPullRequestSettings, ...opts.pullRequests },
+    () => opts.publicUrl ?? url,
+    opts.log,
+  );
   const deps: AppDeps = {
     db: opts.db,
     bus,
@@ -82,7 +118,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     agentOfflineSeconds: opts.agentOfflineSeconds ?? Math.max(60, opts.leaseSeconds * 2),
     eventLimits: opts.eventLimits,
     metrics: createMetrics(),
-    github: opts.github ? createGitHubClient(opts.github) : undefined,
+    github,
     ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}),
   };
   const app = createApp(deps);
@@ -90,6 +126,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const result = await reapExpiredWorkers(opts.db);
     await markSilentAgentsOffline(opts.db, deps.agentOfflineSeconds);
     await pruneChanges(opts.db, changeRetentionSeconds);
+    await pruneHintLeases(opts.db);
     if (result.lost > 0) opts.log.warn(result, 'reaped workers whose lease expired');
     if (result.requeued > 0) await bus.publish('buildd_tasks');
     return result;
@@ -105,7 +142,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // sockets far shorter than this.
   server.keepAliveTimeout = keepAliveSeconds * 1000;
   server.headersTimeout = (keepAliveSeconds + 5) * 1000;
-  const channel = new AgentChannel(opts.db, bus, live.guard);
+  const channel = new AgentChannel(opts.db, bus, live.guard, live.hints, opts.channelPingMs);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== agentChannelPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -119,8 +156,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   const port = (server.address() as AddressInfo).port;
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
+  url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   return {
-    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    url,
     port,
     deps,
     reap,
@@ -130,6 +168,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       channel.close();
       await live.stop();
       await webhookSender.stop();
+      await pullRequestSender.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Long polls and streams would hold close() open; end them.

@@ -28,6 +28,15 @@ async function connect(url: string, key: string, agentId: string) {
   return { ws, messages, next };
 }
 
+/** Waits for a condition (bounded by a generous deadline, never a timing assertion). */
+async function until(what: string, ok: () => boolean, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe.each(await testEngines())('agent channel on %s', (engine) => {
   const t = useTestServer({ engine });
   const admin = t.admin;
@@ -66,5 +75,31 @@ describe.each(await testEngines())('agent channel on %s', (engine) => {
     expect(theirs.messages.some((m) => m.type === 'cancel')).toBe(false);
     mine.ws.close();
     theirs.ws.close();
+  });
+});
+
+describe.each(await testEngines())('dead peers on the agent channel on %s', (engine) => {
+  const t = useTestServer({ engine, channelPingMs: 200 });
+
+  it('drops a peer that stops answering pings (a half-open connection), so it no longer counts', async () => {
+    const acct = await makeAccount(t.admin, t.url, { type: 'service' });
+    const url = `${t.url.replace('http', 'ws')}/api/agents/channel?agentId=`;
+    const answering = new WebSocket(`${url}alive`, { headers: { authorization: `Bearer ${acct.key}` } });
+    // autoPong off: the socket stays open on this side but never answers, as a peer behind a dead link.
+    const silent = new WebSocket(`${url}silent`, {
+      headers: { authorization: `Bearer ${acct.key}` },
+      autoPong: false,
+    });
+    await Promise.all([answering, silent].map((s) => new Promise((r) => s.once('open', r))));
+    const closed = new Promise<number>((r) => silent.once('close', (code) => r(code)));
+    await until('both connected', () => t.server.channel.size === 2);
+    expect(await closed).toBe(1006);
+    await until('one connection left', () => t.server.channel.size === 1);
+    // The answering peer outlives many ping rounds.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(answering.readyState).toBe(WebSocket.OPEN);
+    expect(t.server.channel.size).toBe(1);
+    answering.close();
+    silent.terminate();
   });
 });

@@ -130,13 +130,16 @@ describe.each(await testEngines())('bad input on %s', (engine) => {
       await expectUnchanged();
     });
 
-    it('workspaces: missing name, a name with spaces, a bad access or branch', async () => {
+    it('workspaces: missing name, a name with spaces, a bad access, branch, GitHub repository or token', async () => {
       const cases: [string, Record<string, unknown>][] = [
         ['name', {}],
         ['name', { name: 'has spaces' }],
         ['access', { name: 'ok', access: 'public' }],
         ['defaultBranch', { name: 'ok', defaultBranch: 'bad branch;rm' }],
         ['maxRunningTasks', { name: 'ok', maxRunningTasks: 0 }],
+        ['githubRepo', { name: 'ok', config: { githubRepo: 'not a repo' } }],
+        ['githubToken', { name: 'ok', githubToken: 'ghp_with a space' }],
+        ['draftPullRequests', { name: 'ok', config: { draftPullRequests: 'yes' } }],
       ];
       for (const [field, body] of cases) {
         const res = await admin.post('/api/workspaces', body);

@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { newApiKey } from '../src/ids.ts';
 import { type ApiClient, apiClient, makeAccount } from './support/api.ts';
 import { postgresProcessesIn, trackDataDir } from './support/leaks.ts';

@@ -114,6 +114,19 @@ describe.each(await testEngines())('repository_dispatch for action tasks on %s',
       event_type: 'buildd-task',
       client_payload: { taskId: action.body.id, workspaceId: ws.body.id },
     });
+
+    // A workspace with a GitHub token of its own dispatches with that one.
+    const ownToken = 'ghp_WorkspaceOwnToken0123456789abcdefgh';
+    const own = await admin.post('/api/workspaces', {
+      name: 'own',
+      config: { githubRepo: 'acme/gadgets' },
+      githubToken: ownToken,
+    });
+    expect(own.body.hasGithubToken).toBe(true);
+    expect((await task({ workspaceId: 'own', runnerPreference: 'action' })).status).toBe(201);
+    await github.waitFor(2);
+    expect(github.received[1]).toMatchObject({ url: '/repos/acme/gadgets/dispatches' });
+    expect(github.received[1]!.headers.authorization).toBe(`Bearer ${ownToken}`);
   });
 
   it('creates the task all the same when GitHub fails, and logs why without the token', async () => {

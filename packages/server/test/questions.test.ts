@@ -109,7 +109,13 @@ describe.each(await testEngines())('questions on %s', (engine) => {
 
   it('a follow-up reopens only a finished task, for its creator or an admin, on the earlier branch', async () => {
     const { person, agent, taskId, workerId } = await askedTask();
-    expectApiError(await person.api.post(`/api/tasks/${taskId}/messages`, { text: 'more' }), 409, 'conflict');
+    // A pending task has no session to take a message: edit its prompt instead.
+    const pending = await person.api.post('/api/tasks', { workspaceId: 'q-ws', title: 'Later', prompt: 'p' });
+    expectApiError(
+      await person.api.post(`/api/tasks/${pending.body.id}/messages`, { text: 'more' }),
+      409,
+      'conflict',
+    );
     await person.api.post(`/api/tasks/${taskId}/answer`, { text: 'tabs' });
     const first = await agent.api.patch(`/api/workers/${workerId}`, { status: 'completed', summary: 'ok' });
     const branch = first.body.worker.branch as string;

@@ -5,6 +5,7 @@ import type { Log } from '../log.ts';
 import type { BuilddClient } from '../server/client.ts';
 import { ServerRequestError } from '../server/request-error.ts';
 import { FailureGuard } from './failure-guard.ts';
+import type { WorkerInput } from './run-server.ts';
 import { type AbortCause, type SessionDeps, type SessionResult, WorkerSession } from './worker-session.ts';
 
 /** What wakes a waiting loop: a run ended (a slot is free), or the server hinted at new tasks. */
@@ -154,6 +155,11 @@ export class ClaimLoop {
     if (kind === 'slot' && this.#reserved > 0 && this.#free() > 0 && this.#pauseUntil <= Date.now()) {
       void this.#claim(0);
     }
+  }
+
+  /** Hands pushed input (an answer, a message) to the run of its worker, if this agent runs it. */
+  deliver(input: WorkerInput): void {
+    this.sessions.get(input.workerId)?.receive(input);
   }
 
   /** Stops the run of `workerId` (push channel `cancel`). */

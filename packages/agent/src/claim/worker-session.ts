@@ -6,7 +6,7 @@ import type { Redact } from '../redact.ts';
 import type { RunContext, RunOutcome, RunReporter, RunSettings } from '../run/types.ts';
 import type { BuilddClient } from '../server/client.ts';
 import { ServerRequestError } from '../server/request-error.ts';
-import { runServerFor } from './run-server.ts';
+import { runServerFor, type WorkerInput, type WorkerRunServer } from './run-server.ts';
 
 /** Why the agent stops a run before it ends by itself. */
 export type AbortCause = 'cancelled' | 'cost_limit' | 'lease_lost' | 'shutdown' | 'timeout';
@@ -27,6 +27,8 @@ export interface SessionDeps {
   progressMs?: number;
   /** How long `execute()` waits for the final report before leaving it to the background outbox. */
   finalDeliveryMs?: number;
+  /** How often a run asks for answers and messages a push may have missed (default 10 s). */
+  inputPollMs?: number;
 }
 
 /** The end of a session: the run's outcome and whether the server has the final report yet. */
@@ -60,6 +62,9 @@ export class WorkerSession {
   #patching: Promise<void> | undefined;
   #outbox: Outbox | undefined;
   #abandon: ((why: string) => void) | undefined;
+  #server: WorkerRunServer | undefined;
+  /** Input pushed before the run started. */
+  #early: WorkerInput[] = [];
   /** Whether the watchdog gave up on the run. */
   abandoned = false;
   /** When the run started (performance.now()), for the watchdog's hard timeout; 0 before. */
@@ -77,6 +82,12 @@ export class WorkerSession {
     if (this.#abort.signal.aborted) return;
     this.#log('info', 'stopping run', { cause });
     this.#abort.abort(cause);
+  }
+
+  /** Input for this run from the push channel (an answer, a person's message). */
+  receive(input: WorkerInput): void {
+    if (this.#server) this.#server.receive(input);
+    else this.#early.push(input);
   }
 
   /** Undelivered entries of this worker's spool. */
@@ -168,17 +179,22 @@ export class WorkerSession {
         this.#dirty = true;
       },
     };
+    const server = runServerFor(this.worker, {
+      client: this.deps.client,
+      dataDir: this.deps.runSettings.dataDir,
+      log: this.#log,
+      reporter,
+      pollMs: this.deps.inputPollMs,
+      redact: this.deps.redact,
+    });
+    this.#server = server;
+    for (const input of this.#early.splice(0)) server.receive(input);
     const ctx: RunContext = {
       ...this.deps.runSettings,
       signal: this.#abort.signal,
       reporter,
       log: this.#log,
-      server: runServerFor(this.worker, {
-        client: this.deps.client,
-        dataDir: this.deps.runSettings.dataDir,
-        log: this.#log,
-        reporter,
-      }),
+      server,
     };
     const abandoned = new Promise<RunOutcome>((resolve) => {
       this.#abandon = (why) => resolve(endedOutcome(this.worker, why, this.#latest, 'timeout'));

@@ -17,12 +17,19 @@ export interface AgentConfig {
   workspaces: string[];
   maxTasks: number;
   pollIntervalMs: number;
+  /**
+   * How often the agent pings the server over its push channel. A ping not answered by the next one means
+   * a dead peer (a half-open connection sends no close): the agent drops the socket and reconnects.
+   */
+  channelPingMs: number;
   name: string;
   dataDir: string;
   /** Extra capabilities from `--capability`, added to the detected ones. */
   capabilities: string[];
   model: string;
   taskTimeoutMs: number;
+  /** How long a run waits for an answer before it is parked (worker ended, slot freed, conversation kept). */
+  parkAfterMs: number;
   gracePeriodMs: number;
   logLevel: LogLevel;
   /** Unset: pretty on a terminal, JSON lines otherwise. */
@@ -53,8 +60,11 @@ export const defaults = {
   server: 'http://localhost:3000',
   maxTasks: 3,
   pollIntervalSeconds: 10,
+  channelPingSeconds: 30,
   model: 'claude-sonnet-4-5',
   taskTimeoutMinutes: 60,
+  // Ten minutes: see README (a live run for a quick answer; after that a slot is worth more than a warm session).
+  parkAfterSeconds: 600,
   gracePeriodSeconds: 30,
   logLevel: 'info' as LogLevel,
 } as const;
@@ -65,11 +75,13 @@ const options = {
   workspace: { type: 'string', multiple: true },
   'max-tasks': { type: 'string' },
   'poll-interval': { type: 'string' },
+  'channel-ping': { type: 'string' },
   name: { type: 'string' },
   'data-dir': { type: 'string' },
   capability: { type: 'string', multiple: true },
   model: { type: 'string' },
   'task-timeout': { type: 'string' },
+  'park-after': { type: 'string' },
   'grace-period': { type: 'string' },
   auth: { type: 'string' },
   'log-level': { type: 'string' },
@@ -156,6 +168,12 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
         min: 0.05,
         max: 3600,
       }) * 1000,
+    channelPingMs:
+      given.channelPingMs ??
+      number(pick('channel-ping', 'BUILDD_CHANNEL_PING'), defaults.channelPingSeconds, {
+        min: 0.1,
+        max: 3600,
+      }) * 1000,
     name: given.name ?? text(pick('name', 'BUILDD_AGENT_NAME'), hostname(), 200),
     dataDir:
       given.dataDir ??
@@ -173,6 +191,12 @@ function resolveConfig({ flags, env, configFile, given = {} }: ConfigInputs): Ag
         min: 0.01,
         max: 10_080,
       }) * 60_000,
+    parkAfterMs:
+      given.parkAfterMs ??
+      number(pick('park-after', 'BUILDD_PARK_AFTER'), defaults.parkAfterSeconds, {
+        min: 0.1,
+        max: 7 * 86_400,
+      }) * 1000,
     gracePeriodMs:
       given.gracePeriodMs ??
       number(pick('grace-period', 'BUILDD_GRACE_PERIOD'), defaults.gracePeriodSeconds, {

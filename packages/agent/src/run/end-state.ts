@@ -26,6 +26,13 @@ const errorLimit = 2_000;
 
 /** Map an abort reason to a final state: only a cancellation is `cancelled`, the rest failed runs. */
 export function abortedState(cause: string, timeoutMs: number): EndState {
+  if (cause === 'parked') {
+    return {
+      status: 'completed',
+      exitCause: 'parked',
+      summary: 'Parked while waiting for an answer; the answer resumes this conversation in a new attempt.',
+    };
+  }
   if (cause === 'cancelled')
     return { status: 'cancelled', exitCause: 'cancelled', error: 'the task was cancelled' };
   if (cause === 'timeout') {

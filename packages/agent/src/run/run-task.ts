@@ -3,7 +3,9 @@
  * the task's limits, commit and push what it left, report, and clean up. Never throws: every way a
  * run can end becomes a RunOutcome the caller reports to the server.
  */
+import { randomUUID } from 'node:crypto';
 import type { ClaimedWorker } from '@buildd/protocol';
+import { claudeConfigDir, keepConversation, resumeConversation, resumePrompt } from './conversation.ts';
 import { branchDiff } from './diff.ts';
 import { abortedState, classifySdkEnd, gitFailure } from './end-state.ts';
 import { type Checkout, type GitResult, prepareCheckout, removeCheckout } from './git.ts';
@@ -11,7 +13,14 @@ import { ProgressTracker } from './progress.ts';
 import { publishResult } from './publish.ts';
 import { sandboxSettings } from './sandbox.ts';
 import { runSdkSession } from './sdk-session.ts';
-import { abortReason, type EndState, type RunContext, type RunOutcome, type RunTotals } from './types.ts';
+import {
+  abortReason,
+  defaultParkAfterMs,
+  type EndState,
+  type RunContext,
+  type RunOutcome,
+  type RunTotals,
+} from './types.ts';
 
 /** Run one claimed worker's task to its end. */
 export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<RunOutcome> {
@@ -62,8 +71,17 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
 
     const sdkStarted = performance.now();
     const tracker = new ProgressTracker(ctx.reporter, checkout.dir, model);
+    const configDir = claudeConfigDir(ctx.claudeEnv);
+    const sessionId = randomUUID();
+    const resumed = await resumeConversation(worker, checkout.dir, configDir, ctx);
+    let closeInput: (() => Promise<void>) | undefined;
     const { result, thrown } = await runSdkSession({
-      prompt: promptOf(worker),
+      prompt: resumed ? resumePrompt(worker) : promptOf(worker),
+      sessionId,
+      resume: resumed ?? undefined,
+      onInput: (input) => {
+        closeInput = ctx.server?.openInput((text) => input.push(text));
+      },
       cwd: checkout.dir,
       branch: worker.branch,
       model,
@@ -82,11 +100,12 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       deniedReadPaths: ctx.sandbox?.deniedReadPaths ?? [],
       abort,
       tracker,
-      ...(ctx.server ? { ask: ctx.server.ask } : {}),
+      ...(ctx.server ? { ask: parkingAsk(ctx, stop, abort.signal) } : {}),
       onDeny: (tool, reason) =>
         ctx.reporter.event('log', { level: 'warn', message: `guard denied ${tool}: ${reason}` }),
       log: ctx.log,
     });
+    await closeInput?.();
     clearTimeout(timer);
     timings.sdkMs = Math.round(performance.now() - sdkStarted);
     state = classifySdkEnd({
@@ -106,6 +125,8 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       ({ state, git, keepBranch } = published);
       if (git && git.commits > 0 && ctx.server) await uploadDiff(checkout, ctx);
     }
+    // After the push, so a later attempt that resumes it finds the commits the conversation speaks of.
+    await keepConversation(checkout.dir, configDir, [sessionId, ...(resumed ? [resumed] : [])], ctx);
     timings.finishMs = Math.round(performance.now() - finishStarted);
     return finalOutcome(worker, tracker.totals, state, git, timings, ctx);
   } finally {
@@ -117,6 +138,33 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
       );
     }
   }
+}
+
+/**
+ * A run that waits for an answer longer than `parkAfterMs` is parked: the session stops (cause `parked`), the
+ * work so far is committed and pushed, the conversation uploaded, and the worker ends and frees its slot.
+ */
+function parkingAsk(
+  ctx: RunContext,
+  stop: (cause: string) => void,
+  run: AbortSignal,
+): NonNullable<RunContext['server']>['ask'] {
+  return async (question, signal) => {
+    const parkAfterMs = ctx.parkAfterMs ?? defaultParkAfterMs;
+    const timer = setTimeout(() => {
+      ctx.log('info', 'no answer yet: parking the run', { parkAfterMs });
+      stop('parked');
+    }, parkAfterMs);
+    try {
+      // The run's own signal too: a stopped run must stop asking the server even if the SDK never aborts the call.
+      return await (ctx.server as NonNullable<RunContext['server']>).ask(
+        question,
+        AbortSignal.any([signal, run]),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
 /** The branch's diff as the task's `diff` artifact, for review; a failure is reported, never fatal. */

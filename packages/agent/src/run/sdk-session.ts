@@ -2,7 +2,6 @@
  * One Claude Agent SDK session for a task: builds the `query()` options (model, limits, the guard,
  * unattended permissions, an isolated environment) and drains the message stream into a ProgressTracker.
  */
-import { randomUUID } from 'node:crypto';
 import {
   type Options,
   type PermissionResult,
@@ -14,11 +13,19 @@ import { ClaudeProcess } from './claude-process.ts';
 import { agentIdentity } from './git.ts';
 import { guardHook } from './guard.ts';
 import type { ProgressTracker } from './progress.ts';
+import { SessionInput } from './session-input.ts';
 import type { RunLog } from './types.ts';
 
 /** Everything one session needs. */
 export interface SdkSession {
+  /** The first user message. */
   prompt: string;
+  /** This session's id (a UUID): its transcript is `<session id>.jsonl`. */
+  sessionId: string;
+  /** An earlier session to continue (its transcript already placed for this cwd); this one forks it. */
+  resume?: string | undefined;
+  /** Called with the session's input once it runs, so messages from a person can join it. */
+  onInput?: ((input: SessionInput) => void) | undefined;
   cwd: string;
   branch: string;
   model: string;
@@ -65,6 +72,9 @@ export async function runSdkSession(
     ...s.claudeEnv,
     // No DNS look-ups, update checks or side requests from a worker.
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    // No auto memory: it would carry one task's notes into the next task of the same repository on this
+    // agent only; what travels with a task is its conversation.
+    CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1',
   };
   const child = new ClaudeProcess((data) =>
     s.log('debug', 'claude code stderr', { data: data.slice(0, 1_000) }),
@@ -76,8 +86,11 @@ export async function runSdkSession(
     ...(s.budgetUsd ? { maxBudgetUsd: s.budgetUsd } : {}),
     abortController: s.abort,
     settingSources: [],
-    persistSession: false,
-    sessionId: randomUUID(),
+    // The transcript is the conversation a later attempt resumes (uploaded, then removed, by the run).
+    persistSession: true,
+    sessionId: s.sessionId,
+    // A fork: the earlier transcript stays as it was, this attempt writes its own (with all of it).
+    ...(s.resume ? { resume: s.resume, forkSession: true } : {}),
     env,
     systemPrompt: { type: 'preset', preset: 'claude_code', append: systemAppend(s) },
     // acceptEdits + canUseTool run every tool unattended, as root too (bypassPermissions refuses
@@ -107,19 +120,26 @@ export async function runSdkSession(
     includePartialMessages: true,
     spawnClaudeCodeProcess: child.spawn,
   };
-  const q = query({ prompt: s.prompt, options });
+  // Streaming input, so a person's messages reach the running session.
+  const input = new SessionInput(s.prompt);
+  s.onInput?.(input);
+  const q = query({ prompt: input, options });
   let closer: NodeJS.Timeout | undefined;
   const onAbort = () => {
     closer = setTimeout(() => q.close(), closeAfterAbortMs);
   };
   s.abort.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const message of q) s.tracker.handle(message);
+    for await (const message of q) {
+      input.observe(message as { type: string });
+      s.tracker.handle(message);
+    }
     return { result: s.tracker.result, thrown: null };
   } catch (error) {
     // An API error result is yielded and then thrown: the tracker already holds that result.
     return { result: s.tracker.result, thrown: error };
   } finally {
+    input.close();
     s.abort.signal.removeEventListener('abort', onAbort);
     clearTimeout(closer);
     // Only once the child and its tools are gone may the worktree be committed or removed.

@@ -51,7 +51,17 @@ export interface RunSettings {
   timeoutMs: number;
   /** What the sandbox denies every run; null runs tools unsandboxed (`--no-sandbox`). */
   sandbox: SandboxPolicy | null;
+  /**
+   * How long a run waits for an answer before it is parked (default `defaultParkAfterMs`): the worker ends
+   * and frees its slot, and the answer starts a new attempt that resumes the conversation.
+   */
+  parkAfterMs?: number;
 }
+
+/** Ten minutes: a person who answers while still at it finds the run alive (and, within five minutes, the
+ * model's prompt cache warm); after that a resumed attempt costs about what waiting would, without holding
+ * a slot and a seat for hours. */
+export const defaultParkAfterMs = 10 * 60_000;
 
 /** What a run may ask of the server, through its worker session (so run modules import no client). */
 export interface RunServer {
@@ -59,6 +69,13 @@ export interface RunServer {
   uploadArtifact(name: string, contentType: string, bytes: Uint8Array): Promise<void>;
   /** Asks a person and waits for the answer (the lease is renewed meanwhile); throws when it cannot ask. */
   ask(question: { text: string; options: string[] }, signal: AbortSignal): Promise<string>;
+  /** An artifact's bytes by SHA-256 (from the local cache when it has them); throws when unavailable. */
+  downloadArtifact(sha256: string): Promise<Uint8Array>;
+  /**
+   * Feeds a person's messages to the running session through `push` (false: the session's input has ended,
+   * the message stays with the server). Answers a function that stops it and confirms what was taken.
+   */
+  openInput(push: (text: string) => boolean): () => Promise<void>;
 }
 
 /** What a run needs from the agent around it. */
@@ -83,6 +100,7 @@ export interface RunTotals {
 
 /** The status part of a run's outcome. */
 export interface EndState {
+  /** A parked run is `completed` with exit cause `parked`: it ended as it should, its task waits for an answer. */
   status: 'completed' | 'failed' | 'cancelled';
   exitCause: ExitCause;
   error?: string;

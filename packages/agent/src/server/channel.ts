@@ -12,7 +12,10 @@ export interface ChannelOptions {
   onMessage: (message: AgentChannelMessage) => void;
   /** Called on every (re)connect: a reconnect may have missed hints, so the caller claims then. */
   onConnect: () => void;
+  /** After this long without a frame the agent pings; unanswered this long again = a dead peer (default 30 s). */
   pingMs?: number;
+  /** Reconnect delays: exponential from `baseMs` up to `maxMs`, with jitter (defaults 1 s and 30 s). */
+  backoff?: { baseMs?: number; maxMs?: number };
 }
 
 /** The URL of the push channel for an http(s) server URL. */
@@ -24,9 +27,17 @@ export function channelUrl(server: string, agentId: string): string {
 }
 
 /**
- * Keeps the optional push channel (WebSocket `GET /api/agents/channel`) open, reconnecting with
- * backoff. It only speeds things up: a hint triggers a claim, and polling goes on regardless, so a
- * channel that never connects costs nothing but a log line.
+ * Keeps the optional push channel (WebSocket `GET /api/agents/channel`) open. It only speeds things up: a
+ * hint triggers a claim, and polling goes on regardless, so a channel that never connects costs nothing but
+ * a log line.
+ *
+ * - A lost connection is retried with exponential backoff and jitter (`backoffDelay`), so agents that lost
+ *   the server together do not all come back in the same instant; a connection that stayed up a while
+ *   starts again from the shortest delay.
+ * - A half-open connection (the network dropped, no FIN or RST ever comes) looks open for ever: after
+ *   `pingMs` without any frame from the server the agent pings, and a ping still unanswered `pingMs` later
+ *   ends the socket and reconnects (a dead peer is noticed within two to three intervals).
+ * - Every (re)connect calls `onConnect`: hints sent while the agent was away are lost, so it claims then.
  */
 export function connectChannel(options: ChannelOptions): { close(): void } {
   const { log } = options;
@@ -34,6 +45,7 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
   let socket: WebSocket | undefined;
   let retry: NodeJS.Timeout | undefined;
   let attempt = 0;
+  let connects = 0;
   let warned = false;
 
   const connect = () => {
@@ -44,25 +56,41 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
     });
     socket = ws;
     let openedAt = 0;
-    let alive = true;
+    // Any frame since the last tick (the server's own pings, hints, our pong); whether our ping is unanswered.
+    let heard = true;
+    let awaiting = false;
     let ping: NodeJS.Timeout | undefined;
+    const pingMs = options.pingMs ?? 30_000;
     ws.on('open', () => {
       openedAt = Date.now();
       warned = false;
-      log('info', 'push channel connected');
-      // A half-open TCP connection sends no close: a missed pong is the only way to notice it.
+      log('info', 'push channel connected', { reconnect: connects++ > 0 });
+      // A half-open TCP connection sends no close: a missed pong is the only way to notice it. A server that
+      // pings (every 25 s) already proves it is there, so the agent pings only after a silent interval.
       ping = setInterval(() => {
-        if (!alive) return ws.terminate();
-        alive = false;
+        if (heard) {
+          heard = false;
+          awaiting = false;
+          return;
+        }
+        if (awaiting) {
+          log('warn', 'push channel silent (no pong): dropping it and reconnecting', {
+            unansweredForSeconds: pingMs / 1000,
+          });
+          return ws.terminate();
+        }
+        awaiting = true;
         ws.ping();
-      }, options.pingMs ?? 30_000);
+      }, pingMs);
       options.onConnect();
     });
-    ws.on('pong', () => {
-      alive = true;
-    });
+    const alive = () => {
+      heard = true;
+    };
+    ws.on('pong', alive);
+    ws.on('ping', alive);
     ws.on('message', (data) => {
-      alive = true;
+      alive();
       let json: unknown;
       try {
         json = JSON.parse(data.toString());
@@ -83,7 +111,11 @@ export function connectChannel(options: ChannelOptions): { close(): void } {
       if (closed) return;
       // Only a connection that stayed up a while resets the backoff: no tight reconnect loop.
       if (openedAt && Date.now() - openedAt > 10_000) attempt = 0;
-      const delay = backoffDelay(attempt++, { baseMs: 1000, maxMs: 60_000 });
+      const delay = backoffDelay(attempt++, {
+        baseMs: options.backoff?.baseMs ?? 1000,
+        maxMs: options.backoff?.maxMs ?? 30_000,
+      });
+      log(openedAt ? 'info' : 'debug', 'push channel closed; reconnecting', { inMs: delay });
       retry = setTimeout(connect, delay);
     });
   };

@@ -7,6 +7,7 @@ import {
   LimitDetails,
   type PatchWorkerBody,
   PatchWorkerResponse,
+  PendingMessages,
   type PostEventsBody,
   PostEventsResponse,
   page,
@@ -46,6 +47,12 @@ export interface BuilddClient {
   askQuestion(workerId: string, body: AskQuestionBody): Promise<Question>;
   /** The worker's newest question, with its answer once a person gave one. */
   readQuestion(workerId: string): Promise<QuestionWithAnswer>;
+  /** An artifact's bytes by SHA-256 (any artifact of a task this account may see). */
+  downloadArtifact(sha256: string): Promise<Buffer>;
+  /** Messages to the worker's task that no session has taken yet. */
+  pendingMessages(workerId: string): Promise<PendingMessages>;
+  /** Says the session took these messages. */
+  messagesDelivered(workerId: string, ids: string[]): Promise<void>;
 }
 
 /** One artifact to upload. */
@@ -78,6 +85,8 @@ export function createClient(options: ClientOptions): BuilddClient {
       timeoutMs?: number;
       signal?: AbortSignal;
       raw?: { bytes: Uint8Array; headers: Record<string, string> };
+      /** Answer the body's bytes, unparsed (the schema is ignored). */
+      bytes?: boolean;
     } = {},
   ): Promise<z.infer<T>> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? timeoutMs);
@@ -85,6 +94,7 @@ export function createClient(options: ClientOptions): BuilddClient {
     const agentId = options.agentId?.() ?? null;
     let response: Response;
     let text: string;
+    let bytes: Buffer | undefined;
     try {
       response = await doFetch(`${base}${path}`, {
         method,
@@ -104,11 +114,17 @@ export function createClient(options: ClientOptions): BuilddClient {
             : JSON.stringify(body),
       });
       // Reading the body is under the same signal: a server that stalls mid-body still times out.
-      text = await response.text();
+      if (opts.bytes && response.ok) {
+        bytes = Buffer.from(await response.arrayBuffer());
+        text = '';
+      } else {
+        text = await response.text();
+      }
     } catch (error) {
       const why = timeout.aborted ? `timed out after ${opts.timeoutMs ?? timeoutMs} ms` : describe(error);
       throw new ServerRequestError({ failure: 'transient', message: `${method} ${path}: ${why}` });
     }
+    if (bytes) return bytes as z.infer<T>;
     const json = parseJson(text);
     if (!response.ok) throw errorOf(method, path, response, json);
     const parsed = schema.safeParse(json);
@@ -162,6 +178,18 @@ export function createClient(options: ClientOptions): BuilddClient {
       call('POST', `/api/workers/${encodeURIComponent(workerId)}/question`, Question, body),
     readQuestion: (workerId) =>
       call('GET', `/api/workers/${encodeURIComponent(workerId)}/question`, QuestionWithAnswer),
+    downloadArtifact: (sha256) =>
+      call('GET', `/api/artifacts/${encodeURIComponent(sha256)}`, z.unknown(), undefined, {
+        timeoutMs: Math.max(timeoutMs, 60_000),
+        bytes: true,
+      }) as Promise<Buffer>,
+    pendingMessages: (workerId) =>
+      call('GET', `/api/workers/${encodeURIComponent(workerId)}/messages`, PendingMessages),
+    async messagesDelivered(workerId, ids) {
+      await call('POST', `/api/workers/${encodeURIComponent(workerId)}/messages/delivered`, z.unknown(), {
+        ids,
+      });
+    },
     listWorkspaces: (cursor) =>
       call('GET', `/api/workspaces${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, WorkspacePage),
   };

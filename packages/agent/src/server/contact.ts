@@ -27,5 +27,8 @@ export function noteContact(client: BuilddClient, onContact: () => void): Buildd
     uploadArtifact: noted(client.uploadArtifact),
     askQuestion: noted(client.askQuestion),
     readQuestion: noted(client.readQuestion),
+    downloadArtifact: noted(client.downloadArtifact),
+    pendingMessages: noted(client.pendingMessages),
+    messagesDelivered: noted(client.messagesDelivered),
   };
 }

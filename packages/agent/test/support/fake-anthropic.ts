@@ -61,6 +61,8 @@ export interface FakeAnthropicOptions {
   scriptFor?: (sessionId: string, firstRequest: Record<string, unknown>) => Step[];
   /** Usage of steps that set none. Default: 100 input, 20 output tokens. */
   defaultUsage?: FakeUsage;
+  /** The address to listen on (default 127.0.0.1), e.g. a veth's for an agent in a network namespace. */
+  host?: string;
 }
 
 /** A running fake server. */
@@ -124,7 +126,7 @@ function resolveIn(ctx: StepContext, path: string): string {
   return isAbsolute(path) ? path : join(ctx.cwd, path);
 }
 
-/** Start the fake on 127.0.0.1 and an ephemeral port. */
+/** Start the fake on 127.0.0.1 (or `options.host`) and an ephemeral port. */
 export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
   const requests: RecordedRequest[] = [];
   const sessions = new Map<string, { steps: Step[]; next: number }>();
@@ -180,11 +182,12 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       res.on('close', () => clearTimeout(timer));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     credentialsSeen() {
       const seen = new Set<string>();

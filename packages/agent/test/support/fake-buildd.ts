@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AgentChannelMessage, Worker } from '@buildd/protocol';
 import { afterEach, beforeEach } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -36,6 +37,15 @@ export interface FakeBuildd {
   route(method: string, path: string | RegExp, handler: Handler): void;
   /** Sends a message to every connected push-channel client. */
   push(message: AgentChannelMessage): void;
+  /**
+   * Stops reading every open push-channel socket (they stay open): to the agent the server is a dead peer,
+   * its pings go unanswered, as over a half-open connection. Later connections are served normally.
+   */
+  freezeChannel(): void;
+  /** Pings every push-channel client every `ms` (as the real server does every 25 s); 0 stops. */
+  pingChannel(ms: number): void;
+  /** Pings the fake received from push-channel clients. */
+  channelPingsReceived(): number;
   /** Push-channel connections so far (upgrade headers included). */
   channelConnections: IncomingHttpHeaders[];
   /** Answers push-channel upgrades with this HTTP status (e.g. 404: no channel), or accepts them (null). */
@@ -112,6 +122,7 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
   const requests: Recorded[] = [];
   const sockets = new Set<Socket>();
   const channelConnections: IncomingHttpHeaders[] = [];
+  const channelSockets = new Set<Duplex>();
   let down = false;
   let channelRefusal: number | null = null;
 
@@ -158,6 +169,13 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     socket.on('close', () => sockets.delete(socket));
   });
   const wss = new WebSocketServer({ noServer: true });
+  let pingsReceived = 0;
+  let pinger: NodeJS.Timeout | undefined;
+  wss.on('connection', (ws: WebSocket) => {
+    ws.on('ping', () => {
+      pingsReceived += 1;
+    });
+  });
   server.on('upgrade', (req, socket, head) => {
     channelConnections.push(req.headers);
     const refusal = down ? 503 : req.url?.startsWith('/api/agents/channel') ? channelRefusal : 404;
@@ -165,6 +183,8 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
       socket.end(`HTTP/1.1 ${refusal} Refused\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
+    channelSockets.add(socket);
+    socket.once('close', () => channelSockets.delete(socket));
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -178,6 +198,17 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
     push: (message) => {
       for (const client of wss.clients) client.send(JSON.stringify(message));
     },
+    pingChannel: (ms) => {
+      clearInterval(pinger);
+      if (ms > 0)
+        pinger = setInterval(() => {
+          for (const client of wss.clients) client.ping();
+        }, ms);
+    },
+    channelPingsReceived: () => pingsReceived,
+    freezeChannel: () => {
+      for (const socket of channelSockets) socket.pause();
+    },
     refuseChannel: (status) => {
       channelRefusal = status;
     },
@@ -185,6 +216,7 @@ export async function startFakeBuildd(): Promise<FakeBuildd> {
       down = value;
     },
     close: async () => {
+      clearInterval(pinger);
       for (const client of wss.clients) client.terminate();
       wss.close();
       for (const socket of sockets) socket.destroy();

@@ -7,7 +7,7 @@ import { StartAgentHelp } from './start-agent.tsx';
 export function AgentsPage({ me }: { me: Me }) {
   const agents = useLoad<Page<AgentView>>('/api/agents');
   const refresh = useCoalesced(agents.reload, 300);
-  const feed = useEventStream('/api/stream', { agent: refresh });
+  const feed = useEventStream('/api/stream', { agent: refresh, task: refresh });
   useInterval(refresh, 10_000, true);
   const items = [...(agents.data?.items ?? [])].sort((a, b) => Number(b.online) - Number(a.online));
   return (
@@ -28,7 +28,7 @@ export function AgentsPage({ me }: { me: Me }) {
               <th scope="col">State</th>
               <th scope="col">Capabilities</th>
               <th scope="col">Sandbox</th>
-              <th scope="col">Tasks</th>
+              <th scope="col">Running</th>
               <th scope="col">Last seen</th>
             </tr>
           </thead>
@@ -43,18 +43,26 @@ export function AgentsPage({ me }: { me: Me }) {
                   </small>
                 </td>
                 <td data-label="State">
-                  <span className={`badge ${a.online ? 'badge-running' : 'badge-cancelled'}`}>
+                  <span className={`badge ${a.online ? 'badge-online' : 'badge-offline'}`}>
                     {a.online ? 'online' : 'offline'}
                   </span>
                 </td>
                 <td data-label="Capabilities">{a.capabilities.length ? a.capabilities.join(', ') : '—'}</td>
                 <td data-label="Sandbox">
-                  {a.sandboxed === true ? 'sandboxed' : a.sandboxed === false ? 'not sandboxed' : 'unknown'}
+                  {a.sandboxed === true ? (
+                    'sandboxed'
+                  ) : a.sandboxed === false ? (
+                    <span className="warn">not sandboxed</span>
+                  ) : (
+                    'not reported'
+                  )}
                 </td>
-                <td data-label="Tasks">
-                  {a.runningTasks != null
-                    ? `${a.runningTasks} running of ${a.maxTasks}`
-                    : `up to ${a.maxTasks} at once`}
+                <td data-label="Running">
+                  {a.runningTasks === undefined
+                    ? '—'
+                    : a.runningTasks === 0
+                      ? 'idle'
+                      : `${a.runningTasks} running`}
                 </td>
                 <td data-label="Last seen">
                   <When at={a.lastSeenAt} />

@@ -1,10 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api.ts';
-import { useCoalesced, useEventStream } from '../live.ts';
+import { useCoalesced, useEventStream, useInterval } from '../live.ts';
 import { Link } from '../router.tsx';
 import {
+  type AgentView,
   finalStates,
   type Me,
+  type Page,
   type TaskDetail,
   type TaskView,
   type WorkerEvent,
@@ -14,6 +16,7 @@ import { count, ErrorNote, Fold, LoadError, money, StatusBadge, useAction, useLo
 import { EventLog } from './event-log.tsx';
 import { AnswerForm, FollowUpForm } from './task-actions.tsx';
 
+const liveWorker: readonly string[] = ['claimed', 'running', 'waiting_input'];
 const isWebUrl = (s: string | null | undefined) => !!s && /^https?:\/\//i.test(s);
 
 /** One task, live: its state and figures, its workers, the event log as it streams, and what can be done. */
@@ -21,6 +24,15 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
   const task = useLoad<TaskDetail>(`/api/tasks/${encodeURIComponent(id)}`);
   const t = task.data;
   const workspace = useLoad<WorkspaceView>(t ? `/api/workspaces/${t.workspaceId}` : null);
+  // Agents by account and id, to name the agent a worker ran on (a member sees only their own agents).
+  const agents = useLoad<Page<AgentView>>(t && t.workers.length > 0 ? '/api/agents' : null);
+  const agentName = (w: { accountId: string; agentId: string }) =>
+    agents.data?.items.find((a) => a.accountId === w.accountId && a.id === w.agentId)?.name ?? w.agentId;
+  const workerCount = t?.workers.length ?? 0;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new attempt may run on an agent not listed yet.
+  useEffect(() => {
+    if (workerCount > 1) agents.reload();
+  }, [workerCount]);
   const [events, setEvents] = useState<WorkerEvent[]>([]);
   const lastId = useRef(0);
   const finalSeen = useRef(false);
@@ -70,6 +82,16 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
     setStream((s) => ({ from: lastId.current, round: s.round + 1, done: false }));
   }, [task.reload]);
 
+  // A cancelled task's run takes a moment to stop, and its stream has ended by then: ask until the last
+  // worker has stopped, then read the events it sent on the way out.
+  const stopping = final && !!t?.workers.some((w) => liveWorker.includes(w.status));
+  useInterval(task.reload, 1500, stopping);
+  const wasStopping = useRef(false);
+  useEffect(() => {
+    if (wasStopping.current && !stopping) reopen();
+    wasStopping.current = stopping;
+  }, [stopping, reopen]);
+
   if (task.error) return <LoadError error={task.error} what="this task" />;
   if (!t) return <p className="loading">Loading…</p>;
   const worker = t.workers.at(-1);
@@ -92,7 +114,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
       {t.question && t.status === 'waiting_input' ? (
         <AnswerForm task={t} question={t.question} onDone={reopen} />
       ) : null}
-      <TaskButtons task={t} mayChange={mayChange} onChanged={reopen} />
+      <TaskButtons task={t} mayChange={mayChange} stopping={stopping} onChanged={reopen} />
       {t.error ? <p className="error">{t.error}</p> : null}
       <dl className="facts">
         <dt>Cost</dt>
@@ -101,11 +123,28 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
         <dd>{count(worker?.turns)}</dd>
         <dt>Tokens</dt>
         <dd>
-          {count(worker?.inputTokens)} in · {count(worker?.outputTokens)} out ·{' '}
-          {count(worker?.cacheReadTokens)} cached
+          {worker
+            ? `${count(worker.inputTokens)} in · ${count(worker.outputTokens)} out · ${count(worker.cacheReadTokens)} cached`
+            : '—'}
+        </dd>
+        <dt>Worker</dt>
+        <dd>
+          {worker ? (
+            <>
+              <code>{worker.id}</code> <StatusBadge status={worker.status} />
+            </>
+          ) : (
+            'not claimed yet'
+          )}
+        </dd>
+        <dt>Agent</dt>
+        <dd>
+          {worker ? agentName(worker) : '—'}
+          {worker?.sandboxed === false ? <span className="warn"> · not sandboxed</span> : null}
+          {worker?.sandboxed === true ? ' · sandboxed' : null}
         </dd>
         <dt>Now</dt>
-        <dd>{worker?.currentAction ?? '—'}</dd>
+        <dd>{worker && liveWorker.includes(worker.status) ? (worker.currentAction ?? '—') : '—'}</dd>
         <dt>Attempts</dt>
         <dd>
           {t.attempts} of {t.maxAttempts}
@@ -121,7 +160,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
         <dt>Changes</dt>
         <dd>
           {result?.filesChanged != null
-            ? `${result.filesChanged} files, +${result.linesAdded ?? 0} −${result.linesRemoved ?? 0}`
+            ? `${result.filesChanged} ${result.filesChanged === 1 ? 'file' : 'files'}, +${result.linesAdded ?? 0} −${result.linesRemoved ?? 0}`
             : '—'}
         </dd>
         <dt>Pull request</dt>
@@ -133,6 +172,15 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
           ) : (
             (result?.prUrl ?? '—')
           )}
+          {t.pullRequest && t.pullRequest.state !== 'open' ? (
+            <span className={t.pullRequest.state === 'failed' ? 'error-inline' : 'muted'}>
+              {' '}
+              {t.pullRequest.state === 'pending'
+                ? `being opened (attempt ${t.pullRequest.attempts})`
+                : 'could not be opened'}
+              {t.pullRequest.error ? `: ${t.pullRequest.error}` : ''}
+            </span>
+          ) : null}
         </dd>
         <dt>Created</dt>
         <dd>
@@ -144,6 +192,16 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
         <dd>
           {t.runnerPreference}
           {t.requiredCapabilities.length ? ` · needs ${t.requiredCapabilities.join(', ')}` : ''}
+        </dd>
+        <dt>Limits</dt>
+        <dd>
+          {[
+            t.model ? `model ${t.model}` : 'workspace model',
+            t.budgetUsd != null ? `budget ${money(t.budgetUsd)}` : null,
+            t.maxTurns != null ? `${t.maxTurns} turns at most` : null,
+          ]
+            .filter(Boolean)
+            .join(' · ')}
         </dd>
         {t.dependsOn.length ? (
           <>
@@ -194,7 +252,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
                     <StatusBadge status={w.status} />
                     {w.exitCause && w.exitCause !== 'completed' ? ` ${w.exitCause}` : ''}
                   </td>
-                  <td data-label="Agent">{w.agentId}</td>
+                  <td data-label="Agent">{agentName(w)}</td>
                   <td data-label="Auth">{w.authType}</td>
                   <td data-label="Cost">{money(w.costUsd)}</td>
                   <td data-label="Ended">
@@ -207,7 +265,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
           </table>
         )}
       </section>
-      {mayChange && t.status !== 'pending' && t.status !== 'cancelled' ? (
+      {mayChange && t.status !== 'pending' && t.status !== 'cancelled' && t.status !== 'waiting_input' ? (
         <FollowUpForm task={t} onDone={reopen} />
       ) : null}
       <section aria-labelledby="events-title">
@@ -218,7 +276,13 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
   );
 }
 
-function TaskButtons(props: { task: TaskDetail; mayChange: boolean; onChanged: () => void }) {
+function TaskButtons(props: {
+  task: TaskDetail;
+  mayChange: boolean;
+  /** The task is final but its run has not stopped yet: it cannot be retried until it has. */
+  stopping: boolean;
+  onChanged: () => void;
+}) {
   const action = useAction();
   const t = props.task;
   const post = (what: 'cancel' | 'retry') =>
@@ -235,9 +299,19 @@ function TaskButtons(props: { task: TaskDetail; mayChange: boolean; onChanged: (
         </button>
       ) : null}
       {props.mayChange && (t.status === 'failed' || t.status === 'cancelled') ? (
-        <button type="button" onClick={() => void post('retry')} disabled={action.busy}>
+        <button
+          type="button"
+          onClick={() => void post('retry')}
+          disabled={action.busy || props.stopping}
+          aria-describedby={props.stopping ? 'stopping-note' : undefined}
+        >
           Retry
         </button>
+      ) : null}
+      {props.stopping ? (
+        <span id="stopping-note" className="note" role="status">
+          The run is stopping…
+        </span>
       ) : null}
       {t.workers.length > 0 ? (
         <Link to={`/tasks/${t.id}/review`} className="button">

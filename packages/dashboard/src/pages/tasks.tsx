@@ -35,7 +35,12 @@ export function TasksPage({ me }: { me: Me }) {
   const workspaces = useLoad<Page<WorkspaceView>>('/api/workspaces?limit=500');
   const agents = useLoad<Page<AgentView>>('/api/agents');
   const tasks = useLoad<Page<TaskView>>(
-    `/api/tasks${query({ workspaceId: filters.workspace, status: filters.status, limit: '200' })}`,
+    `/api/tasks${query({
+      workspaceId: filters.workspace,
+      status: filters.status,
+      createdBy: filters.mine ? 'me' : undefined,
+      limit: '200',
+    })}`,
   );
   const refresh = useCoalesced(() => {
     tasks.reload();
@@ -49,7 +54,7 @@ export function TasksPage({ me }: { me: Me }) {
   useInterval(refresh, 4000, feed === 'unavailable');
 
   const wsName = new Map((workspaces.data?.items ?? []).map((w) => [w.id, w.name]));
-  const shown = (tasks.data?.items ?? []).filter((t) => !filters.mine || t.createdBy === me.account.id);
+  const shown = tasks.data?.items ?? [];
   const noWorkspaces = workspaces.data && workspaces.data.items.length === 0;
   const online = (agents.data?.items ?? []).filter((a) => a.online).length;
   const filtered = filters.workspace || filters.status || filters.mine;

@@ -59,6 +59,7 @@ function UsageChart({ account, usage }: { account: ChartAccount; usage: UsageEnt
       </svg>
       <div className="axis" aria-hidden="true">
         <span>{dayList[0]}</span>
+        <span>full height {money(top)}</span>
         <span>{dayList.at(-1)}</span>
       </div>
       <table className="list compact">

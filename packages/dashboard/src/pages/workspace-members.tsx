@@ -10,11 +10,23 @@ export function MembersPanel({ workspaceId }: { workspaceId: string }) {
   const action = useAction();
   const [adding, setAdding] = useState('');
   const grants = new Map((members.data?.items ?? []).map((m) => [m.accountId, m]));
-  const setGrant = (accountId: string, canClaim: boolean, canCreate: boolean) =>
-    action.run(async () => {
-      await api.put(`/api/workspaces/${workspaceId}/members/${accountId}`, { canClaim, canCreate });
-      members.reload();
+  // The box shows the new grant at once (a controlled checkbox would otherwise flip back until the server
+  // answers); the list is read again afterwards, so a refusal puts it back as it is.
+  const setGrant = (accountId: string, canClaim: boolean, canCreate: boolean) => {
+    if (members.data && grants.has(accountId)) {
+      members.setData({
+        ...members.data,
+        items: members.data.items.map((m) => (m.accountId === accountId ? { ...m, canClaim, canCreate } : m)),
+      });
+    }
+    return action.run(async () => {
+      try {
+        await api.put(`/api/workspaces/${workspaceId}/members/${accountId}`, { canClaim, canCreate });
+      } finally {
+        members.reload();
+      }
     });
+  };
   const nameOf = new Map((accounts.data?.items ?? []).map((a) => [a.id, a.name]));
   const others = (accounts.data?.items ?? []).filter((a) => !grants.has(a.id) && a.level !== 'admin');
   return (

@@ -45,7 +45,7 @@ export function WebhooksPanel({ workspaceId }: { workspaceId: string }) {
       <ul className="hooks">
         {hooks.data?.items.map((h) => (
           <li key={h.id}>
-            <code>{h.url}</code> <span className="note">{(h.events ?? webhookEventTypes).join(', ')}</span>{' '}
+            <code>{h.url}</code> <span className="note">{h.events.join(', ')}</span>{' '}
             <button
               type="button"
               className="danger"
@@ -109,13 +109,36 @@ export function WebhooksPanel({ workspaceId }: { workspaceId: string }) {
   );
 }
 
+/** What the receiver answered to a delivery's last attempt, as a sentence. */
+function lastAnswer(d: WebhookDelivery): string {
+  const last = d.log.at(-1);
+  if (!last) return d.status === 'pending' ? 'not sent yet' : '—';
+  const answer = last.statusCode !== null ? `HTTP ${last.statusCode}` : (last.error ?? 'no answer');
+  return `${answer} in ${last.durationMs} ms`;
+}
+
 function Deliveries({ hookId }: { hookId: string }) {
   const [open, setOpen] = useState(false);
   const deliveries = useLoad<Page<WebhookDelivery>>(open ? `/api/webhooks/${hookId}/deliveries` : null);
+  const test = useAction();
+  const sendTest = () =>
+    test.run(async () => {
+      await api.post(`/api/webhooks/${hookId}/test`);
+      deliveries.reload();
+    });
   return (
     <details onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
       <summary>Delivery log</summary>
       <LoadError error={deliveries.error} what="the delivery log" />
+      <ErrorNote error={test.error} />
+      <p className="actions">
+        <button type="button" onClick={() => void sendTest()} disabled={test.busy}>
+          Send a test delivery
+        </button>
+        <button type="button" onClick={deliveries.reload} disabled={deliveries.loading}>
+          Refresh
+        </button>
+      </p>
       {deliveries.data && deliveries.data.items.length === 0 ? (
         <p className="note">Nothing delivered yet.</p>
       ) : null}
@@ -124,7 +147,8 @@ function Deliveries({ hookId }: { hookId: string }) {
           <thead>
             <tr>
               <th scope="col">Event</th>
-              <th scope="col">Result</th>
+              <th scope="col">Status</th>
+              <th scope="col">Last answer</th>
               <th scope="col">Attempts</th>
               <th scope="col">When</th>
             </tr>
@@ -132,11 +156,22 @@ function Deliveries({ hookId }: { hookId: string }) {
           <tbody>
             {deliveries.data.items.map((d) => (
               <tr key={d.id}>
-                <td data-label="Event">{d.type ?? '—'}</td>
-                <td data-label="Result">
-                  {d.status ?? ''} {d.responseStatus ? `HTTP ${d.responseStatus}` : ''} {d.error ?? ''}
+                <td data-label="Event">{d.type}</td>
+                <td data-label="Status">
+                  <span className={`badge badge-${d.status === 'delivered' ? 'completed' : d.status}`}>
+                    {d.status}
+                  </span>
                 </td>
-                <td data-label="Attempts">{d.attempts ?? '—'}</td>
+                <td data-label="Last answer">{lastAnswer(d)}</td>
+                <td data-label="Attempts">
+                  {d.attempts}
+                  {d.nextAttemptAt && d.status === 'pending' ? (
+                    <>
+                      {' '}
+                      · next <When at={d.nextAttemptAt} />
+                    </>
+                  ) : null}
+                </td>
                 <td data-label="When">
                   <When at={d.deliveredAt ?? d.createdAt} />
                 </td>

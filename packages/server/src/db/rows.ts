@@ -8,6 +8,7 @@ import type {
   Question,
   RunnerPreference,
   Task,
+  TaskPullRequest,
   TaskResult,
   TaskStatus,
   Worker,
@@ -73,6 +74,8 @@ export interface WorkspaceRow {
   access: WorkspaceAccess;
   max_running_tasks: number | null;
   config: WorkspaceConfig;
+  /** The workspace's GitHub token, encrypted (src/secrets/); never leaves the server. */
+  github_token_sealed?: string | null;
   created_at: Ts;
 }
 
@@ -84,6 +87,7 @@ export const toWorkspace = (r: WorkspaceRow): Workspace => ({
   access: r.access,
   maxRunningTasks: r.max_running_tasks,
   config: r.config ?? {},
+  hasGithubToken: r.github_token_sealed != null,
   createdAt: iso(r.created_at),
 });
 
@@ -104,6 +108,8 @@ export interface TaskRow {
   max_turns: number | null;
   model: string | null;
   result: TaskResult | null;
+  /** As queue/pull-requests.ts writes it (updatedAt in PostgreSQL's JSON timestamp form). */
+  pull_request?: TaskPullRequest | null;
   question?: Question | null;
   error: string | null;
   exit_cause: string | null;
@@ -136,6 +142,7 @@ export const toTask = (r: TaskRow): Task => ({
   maxTurns: r.max_turns,
   model: r.model,
   result: r.result,
+  pullRequest: r.pull_request ? { ...r.pull_request, updatedAt: iso(r.pull_request.updatedAt) } : null,
   question: r.question ?? null,
   error: r.error,
   exitCause: r.exit_cause,
@@ -244,6 +251,9 @@ export interface AgentRow {
   workspace_ids: string[];
   last_seen_at: Ts;
   online: boolean;
+  sandboxed: boolean | null;
+  /** Only in `listAgents`' answer. */
+  running_tasks?: number;
 }
 
 export const toAgent = (r: AgentRow): Agent => ({
@@ -257,4 +267,6 @@ export const toAgent = (r: AgentRow): Agent => ({
   workspaceIds: r.workspace_ids,
   lastSeenAt: iso(r.last_seen_at),
   online: r.online,
+  sandboxed: r.sandboxed ?? null,
+  ...(r.running_tasks !== undefined ? { runningTasks: r.running_tasks } : {}),
 });

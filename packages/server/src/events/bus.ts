@@ -3,13 +3,25 @@ import type { Db } from '../db/index.ts';
 import { sendHints } from '../queue/send-hints.ts';
 
 /** Channels carried between server replicas by LISTEN/NOTIFY. */
-export type BusChannel = 'buildd_tasks' | 'buildd_cancel' | 'buildd_changes' | 'buildd_events';
+export type BusChannel =
+  | 'buildd_tasks'
+  | 'buildd_cancel'
+  | 'buildd_changes'
+  | 'buildd_events'
+  // A live worker has input for its session (a message, an answer); the payload is the worker id.
+  | 'buildd_worker_input';
 
 /**
  * Every channel. `buildd_changes` and `buildd_events` are sent by triggers (src/queue/change-log.sql), except
  * after the hot paths, whose routes publish them here after commit (src/queue/hints.sql says why).
  */
-const channels: BusChannel[] = ['buildd_tasks', 'buildd_cancel', 'buildd_changes', 'buildd_events'];
+const channels: BusChannel[] = [
+  'buildd_tasks',
+  'buildd_cancel',
+  'buildd_changes',
+  'buildd_events',
+  'buildd_worker_input',
+];
 
 /** How long hints are gathered before they go out together (the first of a quiet spell goes at once). */
 const hintWindowMs = 10;

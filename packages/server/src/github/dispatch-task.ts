@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/index.ts';
 import type { TaskRow } from '../db/rows.ts';
-import { readWorkspaceGithubRepo } from '../store/workspace-github.ts';
-import { type GitHubClient, GitHubError } from './client.ts';
+import { readWorkspaceGithub } from '../store/workspace-github.ts';
+import type { GitHubAccess } from './access.ts';
+import { GitHubError } from './client.ts';
 
 /** The `repository_dispatch` type the "buildd worker" workflow listens for (deploy/github/). */
 export const dispatchEventType = 'buildd-task';
@@ -16,25 +17,21 @@ const retryDelaysMs = [500, 2000];
  * any action agent, or for someone who runs the workflow by hand.
  */
 export async function dispatchToActionRunner(
-  deps: { db: Queryable; log: Logger; github?: GitHubClient | undefined },
+  deps: { db: Queryable; log: Logger; github: GitHubAccess },
   task: Pick<TaskRow, 'id' | 'workspace_id' | 'runner_preference'>,
 ): Promise<void> {
   if (task.runner_preference !== 'action') return;
   let repo: string | undefined;
   try {
-    repo = await readWorkspaceGithubRepo(deps.db, task.workspace_id);
+    const workspace = await readWorkspaceGithub(deps.db, task.workspace_id);
+    repo = workspace.repo;
     if (!repo) return;
-    if (!deps.github) {
-      deps.log.warn(
-        { task: task.id, repo },
-        'the workspace names a GitHub repository but BUILDD_GITHUB_TOKEN is not set: no workflow was started',
-      );
-      return;
-    }
+    // The workspace's own token, else the server's; neither is a non-transient error, logged below.
+    const github = deps.github.clientFor(workspace.tokenSealed);
     const payload = { taskId: task.id, workspaceId: task.workspace_id };
     for (let attempt = 0; ; attempt++) {
       try {
-        await deps.github.repositoryDispatch(repo, dispatchEventType, payload);
+        await github.repositoryDispatch(repo, dispatchEventType, payload);
         deps.log.info({ task: task.id, repo }, 'started the GitHub Actions worker (repository_dispatch)');
         return;
       } catch (err) {

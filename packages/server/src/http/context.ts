@@ -4,7 +4,7 @@ import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
 import type { Live } from '../events/live.ts';
 import type { WebhookSender, WebhookSettings } from '../events/webhook-sender.ts';
-import type { GitHubClient } from '../github/client.ts';
+import type { GitHubAccess } from '../github/access.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { EventLimits } from '../queue/event-limits.ts';
 
@@ -26,8 +26,8 @@ export interface AppDeps {
   /** Per-worker caps on events (defaults in queue/event-limits.ts). */
   eventLimits?: Partial<EventLimits>;
   metrics: Metrics;
-  /** Set when the server has a GitHub token (BUILDD_GITHUB_TOKEN). */
-  github?: GitHubClient | undefined;
+  /** GitHub's API URL, the server-wide token if any, and the key that seals workspaces' tokens. */
+  github: GitHubAccess;
   /** Artifact size limits (bytes per artifact, per task); protocol's `artifactLimits` when absent. */
   artifactLimits?: { artifactBytes: number; taskBytes: number };
 }

@@ -6,6 +6,36 @@ export interface SseMessage {
   data: string;
 }
 
+/** A message already encoded as its SSE frame, to be written as it is. */
+export interface SseFrame {
+  frame: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * SSE frames of the rows the shared reader hands to every stream that watches them, serialized and encoded
+ * once for all of them: a thousand viewers of one task cost one JSON.stringify per event, not a thousand.
+ * One cache per kind of stream, since a feed and a task stream frame the same row differently.
+ */
+export class FrameCache {
+  private readonly frames = new WeakMap<object, Uint8Array>();
+
+  of(row: object, message: () => SseMessage): SseFrame {
+    let frame = this.frames.get(row);
+    if (!frame) {
+      const m = message();
+      const data = m.data
+        .split(/\r\n|\r|\n/)
+        .map((line) => `data: ${line}`)
+        .join('\n');
+      frame = encoder.encode(`event: ${m.event}\n${data}\n${m.id === undefined ? '' : `id: ${m.id}\n`}\n`);
+      this.frames.set(row, frame);
+    }
+    return { frame };
+  }
+}
+
 export interface SseLimits {
   /** A comment line this often keeps proxies from closing an idle stream. */
   keepAliveMs: number;
@@ -21,12 +51,12 @@ const maxQueued = 10_000;
  * in order, with keep-alives, until the stream ends (lifetime reached, client gone, `end` called).
  */
 export class SseSession {
-  private readonly queue: SseMessage[] = [];
+  private readonly queue: Array<SseMessage | SseFrame> = [];
   private wake: (() => void) | null = null;
   private flush = true;
   ended = false;
 
-  push(message: SseMessage): void {
+  push(message: SseMessage | SseFrame): void {
     if (this.ended) return;
     this.queue.push(message);
     if (this.queue.length > maxQueued) this.end(false);
@@ -52,7 +82,8 @@ export class SseSession {
       for (;;) {
         const next = this.ended && !this.flush ? undefined : this.queue.shift();
         if (next) {
-          await stream.writeSSE(next);
+          if ('frame' in next) await stream.write(next.frame);
+          else await stream.writeSSE(next);
           continue;
         }
         if (this.ended) break;

@@ -20,7 +20,7 @@ export async function followUpTask(tx: Queryable, taskId: string, text: string):
     const [current] = await tx.query<{ status: string }>('SELECT status FROM tasks WHERE id = $1', [taskId]);
     throw new ApiError(
       'conflict',
-      `The task is ${current?.status ?? 'gone'}: a follow-up goes to a completed or failed task (a running session does not take messages yet).`,
+      `The task is ${current?.status ?? 'gone'} with no run to take a message: a message goes into a running task's session, or starts a follow-up of a completed or failed one (edit a pending task's prompt, or answer a parked task's question).`,
     );
   }
 }

@@ -25,6 +25,9 @@ RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   v_cause text := COALESCE(w.exit_cause, 'error');
   v_retry boolean := (p_finish -> 'retryableCauses') ? COALESCE(w.exit_cause, 'error');
+  v_result jsonb := (SELECT jsonb_object_agg(f.key, to_jsonb(w) -> f.value)
+                       FROM jsonb_each_text(p_finish -> 'resultColumns') f);
+  v_left text;
 BEGIN
   IF w.exit_cause = 'parked' THEN
     -- A run that waited too long for an answer gave its slot back (its conversation is a `conversation`
@@ -39,13 +42,51 @@ BEGIN
                WHERE q.task_id = w.task_id AND q.answer IS NOT NULL ORDER BY q.asked_at DESC LIMIT 1) END
      WHERE id = w.task_id AND status IN ('assigned', 'running', 'waiting_input');
   ELSIF w.status = 'completed' THEN
-    -- The task's result is the worker's columns of the same names (the protocol's TaskResult).
+    -- A worker that pushed a branch with commits, in a workspace with `githubRepo` that pushes and wants pull
+    -- requests, asks for its task's pull request to be opened or updated (src/github/pull-request-sender.ts
+    -- syncs it). A row already there (an earlier attempt, a follow-up) is asked again, keeping the pull
+    -- request it knows, so the same one is updated. Before the task's row moves, so the change it logs
+    -- already shows the pull request as pending; the task shows it as the protocol's TaskPullRequest.
+    IF w.commit_sha IS NOT NULL AND w.branch IS NOT NULL THEN
+      WITH wanted AS (
+        INSERT INTO pull_requests AS p (task_id, head, commit_sha)
+        SELECT t.id, w.branch, w.commit_sha FROM tasks t JOIN workspaces ws ON ws.id = t.workspace_id
+         WHERE t.id = w.task_id AND t.status IN ('assigned', 'running', 'waiting_input')
+           AND ws.config ? 'githubRepo'
+           AND COALESCE((ws.config ->> 'push')::boolean, true)
+           AND COALESCE((ws.config ->> 'pullRequests')::boolean, true)
+        ON CONFLICT (task_id) DO UPDATE SET head = EXCLUDED.head, commit_sha = EXCLUDED.commit_sha,
+               state = 'pending', error = NULL, attempts = 0, generation = p.generation + 1,
+               next_attempt_at = now(), updated_at = now()
+        RETURNING p.*)
+      UPDATE tasks t SET pull_request = jsonb_build_object('state', p.state, 'url', p.url, 'number', p.number,
+               'error', p.error, 'attempts', p.attempts, 'updatedAt', p.updated_at)
+        FROM wanted p WHERE t.id = p.task_id;
+    END IF;
+    -- The task's result is the worker's columns of the same names (the protocol's TaskResult); the pull
+    -- request an earlier attempt opened stays linked until the server updates it.
     UPDATE tasks SET status = 'completed',
-           result = (SELECT jsonb_object_agg(f.key, to_jsonb(w) -> f.value)
-                       FROM jsonb_each_text(p_finish -> 'resultColumns') f),
+           result = v_result || jsonb_build_object('prUrl', COALESCE(v_result ->> 'prUrl', pull_request ->> 'url')),
            error = NULL, exit_cause = 'completed', question = NULL, resume_input = NULL,
            finished_at = now(), updated_at = now()
      WHERE id = w.task_id AND status IN ('assigned', 'running', 'waiting_input');
+    -- A message that came too late for the session is not dropped: the task goes on with it, as a follow-up
+    -- (src/queue/follow-up.ts: a fresh attempt, no cool-down, continuing the conversation on the same branch).
+    -- Taken only when the task did complete here and no other run holds it, so no message is marked
+    -- delivered without its follow-up.
+    IF FOUND AND NOT EXISTS (SELECT 1 FROM workers WHERE task_id = w.task_id
+                                AND status IN ('claimed', 'running', 'waiting_input')) THEN
+      WITH taken AS (
+        UPDATE task_messages SET delivered_at = now() WHERE task_id = w.task_id AND delivered_at IS NULL
+        RETURNING text, created_at)
+      SELECT string_agg(text, E'\n\n' ORDER BY created_at) INTO v_left FROM taken;
+      IF v_left IS NOT NULL THEN
+        UPDATE tasks SET status = 'pending', attempts = 0, error = NULL, exit_cause = NULL, not_before = NULL,
+               cooldown_agent_id = NULL, cooldown_until = NULL, finished_at = NULL, updated_at = now(),
+               question = NULL, resume_input = jsonb_build_object('kind', 'message', 'text', v_left)
+         WHERE id = w.task_id;
+      END IF;
+    END IF;
   ELSIF w.status = 'cancelled' THEN
     UPDATE tasks SET status = 'cancelled', exit_cause = 'cancelled', error = w.error, finished_at = now(),
            updated_at = now()

@@ -15,6 +15,7 @@ export async function recordAgent(
     version?: string;
     capabilities: string[];
     maxTasks: number;
+    sandboxed?: boolean;
   },
   workspaces: string[],
 ): Promise<void> {
@@ -27,16 +28,17 @@ export async function recordAgent(
     body.capabilities,
     body.maxTasks,
     workspaces,
+    body.sandboxed,
   ]);
   const last = lastWrite.get(key);
   if (last && last.shape === shape && Date.now() - last.at < 5000) return;
   if (lastWrite.size > 10_000) lastWrite.clear();
   lastWrite.set(key, { at: Date.now(), shape });
   const [row] = await db.query<{ inserted: boolean }>(
-    `INSERT INTO agents (account_id, id, name, host, version, capabilities, max_tasks, workspace_ids, last_seen_at)
-     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], now())
+    `INSERT INTO agents (account_id, id, name, host, version, capabilities, max_tasks, workspace_ids, sandboxed, last_seen_at)
+     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], $9, now())
      ON CONFLICT (account_id, id) DO UPDATE SET name = $3, host = $4, version = $5, capabilities = $6::text[],
-       max_tasks = $7, workspace_ids = $8::text[], last_seen_at = now(), online = true
+       max_tasks = $7, workspace_ids = $8::text[], sandboxed = $9, last_seen_at = now(), online = true
      RETURNING (xmax = 0) AS inserted`,
     [
       accountId,
@@ -47,6 +49,7 @@ export async function recordAgent(
       body.capabilities,
       body.maxTasks,
       workspaces,
+      body.sandboxed ?? null,
     ],
   );
   if (row?.inserted) await pruneAgents(db, accountId);
@@ -70,11 +73,18 @@ async function pruneAgents(db: Queryable, accountId: string): Promise<void> {
   );
 }
 
-/** The caller's agents (everyone's for an admin), most recently seen first; `online` if seen lately. */
+/**
+ * The caller's agents (everyone's for an admin), most recently seen first; `online` if seen lately, with
+ * the number of live workers each holds (counted from the workers, never kept as a counter).
+ */
 export async function listAgents(db: Queryable, caller: Caller, offlineSeconds: number): Promise<AgentRow[]> {
   return db.query<AgentRow>(
-    `SELECT *, online AND last_seen_at > now() - make_interval(secs => $3) AS online FROM agents
-      WHERE $1::boolean OR account_id = $2 ORDER BY last_seen_at DESC LIMIT 500`,
+    `SELECT a.*, a.online AND a.last_seen_at > now() - make_interval(secs => $3) AS online,
+            (SELECT count(*)::integer FROM workers w
+              WHERE w.account_id = a.account_id AND w.agent_id = a.id
+                AND w.status IN ('claimed', 'running', 'waiting_input')) AS running_tasks
+       FROM agents a
+      WHERE $1::boolean OR a.account_id = $2 ORDER BY a.last_seen_at DESC LIMIT 500`,
     [isAdmin(caller), caller.id, offlineSeconds],
   );
 }

@@ -26,15 +26,29 @@ export async function readTask(db: Queryable, id: string): Promise<TaskRow | und
 export async function listTasks(
   db: Queryable,
   caller: Caller,
-  filter: { workspaceId: string | null; status: TaskStatus | null; beforeSeq: number | null },
+  filter: {
+    workspaceId: string | null;
+    status: TaskStatus | null;
+    createdBy: string | null;
+    beforeSeq: number | null;
+  },
   limit: number,
 ): Promise<TaskRow[]> {
   return db.query<TaskRow>(
     `SELECT ${taskColumns} FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
       WHERE ${visibleWorkspaceSql(1, 2)} AND ($3::text IS NULL OR t.workspace_id = $3)
         AND ($4::text IS NULL OR t.status = $4) AND ($5::bigint IS NULL OR t.seq < $5)
+        AND ($7::text IS NULL OR t.created_by = $7)
       ORDER BY t.seq DESC LIMIT $6`,
-    [caller.id, isAdmin(caller), filter.workspaceId, filter.status, filter.beforeSeq, limit + 1],
+    [
+      caller.id,
+      isAdmin(caller),
+      filter.workspaceId,
+      filter.status,
+      filter.beforeSeq,
+      limit + 1,
+      filter.createdBy,
+    ],
   );
 }
 

@@ -13,14 +13,14 @@ export async function findVisibleWorker(db: Queryable, caller: Caller, id: strin
   return rows[0];
 }
 
-/** Who holds a worker (its account and agent), for pushing a cancel to the right agents. */
+/** Who holds a worker (its account and agent), for pushing a cancel or input to the right agents. */
 export async function workerHolder(
   db: Queryable,
   id: string,
-): Promise<{ account_id: string; agent_id: string } | undefined> {
+): Promise<{ account_id: string; agent_id: string; task_id: string; status: string } | undefined> {
   return (
-    await db.query<{ account_id: string; agent_id: string }>(
-      'SELECT account_id, agent_id FROM workers WHERE id = $1',
+    await db.query<{ account_id: string; agent_id: string; task_id: string; status: string }>(
+      'SELECT account_id, agent_id, task_id, status FROM workers WHERE id = $1',
       [id],
     )
   )[0];
@@ -40,3 +40,24 @@ export const notHolder = () =>
     'forbidden',
     'This worker is held by another agent of this account; only the agent that claimed it may report on it.',
   );
+
+/**
+ * Throws unless the writer is the worker's holder: its account (404 otherwise, as for any other account's
+ * object) and, when the writer names its agent, that agent (`notHolder`). For the writes outside the PATCH
+ * and event statements (a delivery receipt of messages).
+ */
+export async function assertHolderAgent(
+  db: Queryable,
+  accountId: string,
+  workerId: string,
+  agentId: string | undefined,
+): Promise<void> {
+  const row = (
+    await db.query<{ agent_id: string }>('SELECT agent_id FROM workers WHERE id = $1 AND account_id = $2', [
+      workerId,
+      accountId,
+    ])
+  )[0];
+  if (!row) throw notFound('worker', workerId);
+  if (agentId !== undefined && agentId !== row.agent_id) throw notHolder();
+}

@@ -10,12 +10,20 @@ import { visibleWorkspaceSql } from './access.ts';
 const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505';
 const nameTaken = (name: string) => new ApiError('conflict', `A workspace named "${name}" already exists.`);
 
-/** Creates a workspace; a name already in use answers 409. */
-export async function insertWorkspace(db: Queryable, body: CreateWorkspaceBody): Promise<WorkspaceRow> {
+/**
+ * Creates a workspace; a name already in use answers 409. `githubTokenSealed` is the body's token already
+ * encrypted (the body's plain `githubToken` is never written).
+ */
+export async function insertWorkspace(
+  db: Queryable,
+  body: CreateWorkspaceBody,
+  githubTokenSealed: string | null = null,
+): Promise<WorkspaceRow> {
   try {
     const rows = await db.query<WorkspaceRow>(
-      `INSERT INTO workspaces (id, name, repo_url, default_branch, access, max_running_tasks, config)
-       VALUES ($1, $2, $3, COALESCE($4, 'main'), COALESCE($5, 'open'), $6, $7::jsonb) RETURNING *`,
+      `INSERT INTO workspaces (id, name, repo_url, default_branch, access, max_running_tasks, config,
+                               github_token_sealed)
+       VALUES ($1, $2, $3, COALESCE($4, 'main'), COALESCE($5, 'open'), $6, $7::jsonb, $8) RETURNING *`,
       [
         newId('ws'),
         body.name,
@@ -24,6 +32,7 @@ export async function insertWorkspace(db: Queryable, body: CreateWorkspaceBody):
         body.access ?? null,
         body.maxRunningTasks ?? null,
         JSON.stringify(body.config ?? {}),
+        githubTokenSealed,
       ],
     );
     return rows[0]!;
@@ -47,11 +56,15 @@ export async function listWorkspaces(
   );
 }
 
-/** Changes the fields given (`null` clears the nullable ones); a name already in use answers 409. */
+/**
+ * Changes the fields given (`null` clears the nullable ones); a name already in use answers 409.
+ * `githubTokenSealed`: the new token encrypted, null to remove it, undefined to keep it.
+ */
 export async function updateWorkspace(
   db: Queryable,
   id: string,
   body: UpdateWorkspaceBody,
+  githubTokenSealed?: string | null,
 ): Promise<WorkspaceRow> {
   try {
     const rows = await db.query<WorkspaceRow>(
@@ -61,7 +74,8 @@ export async function updateWorkspace(
          default_branch = COALESCE($5, default_branch),
          access = COALESCE($6, access),
          max_running_tasks = CASE WHEN $7::boolean THEN $8::integer ELSE max_running_tasks END,
-         config = COALESCE($9::jsonb, config)
+         config = COALESCE($9::jsonb, config),
+         github_token_sealed = CASE WHEN $10::boolean THEN $11 ELSE github_token_sealed END
        WHERE id = $1 RETURNING *`,
       [
         id,
@@ -73,6 +87,8 @@ export async function updateWorkspace(
         body.maxRunningTasks !== undefined,
         body.maxRunningTasks ?? null,
         body.config ? JSON.stringify(body.config) : null,
+        githubTokenSealed !== undefined,
+        githubTokenSealed ?? null,
       ],
     );
     return rows[0]!;

@@ -6,10 +6,12 @@ import type { Db } from '../../src/db/types.ts';
 import { Bus } from '../../src/events/bus.ts';
 import { type LiveSettings, startLive } from '../../src/events/live.ts';
 import type { WebhookSettings } from '../../src/events/webhook-sender.ts';
+import { GitHubAccess } from '../../src/github/access.ts';
 import { newApiKey } from '../../src/ids.ts';
 import { createMetrics } from '../../src/metrics/registry.ts';
 import type { EventLimits } from '../../src/queue/event-limits.ts';
 import { reapExpiredWorkers } from '../../src/queue/reap.ts';
+import { SecretKeys } from '../../src/secrets/secret-keys.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { inProcessApps } from './api.ts';
 import { type Engine, freshDb } from './engines.ts';
@@ -45,6 +47,8 @@ export interface TestServerOptions {
   artifactLimits?: { artifactBytes: number; taskBytes: number };
   /** Per-worker event caps (small ones make the limits quick to reach). */
   eventLimits?: Partial<EventLimits>;
+  /** How often the agent channel pings its peers (one that misses a pong is dropped). */
+  channelPingMs?: number;
 }
 
 let inProcessCount = 0;
@@ -76,6 +80,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         host: '127.0.0.1',
         port: 0,
         reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
+        channelPingMs: opts.channelPingMs,
       });
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
@@ -125,6 +130,8 @@ async function startInProcess(s: {
     legacyLeaseSeconds: s.legacyLeaseSeconds ?? 900,
     renewSeconds: s.renewSeconds,
     metrics: createMetrics(),
+    // No pull request sender in-process: nothing here reaches GitHub (test/pull-requests.test.ts does).
+    github: new GitHubAccess('http://127.0.0.1:9', undefined, SecretKeys.ephemeral()),
     agentOfflineSeconds: Math.max(60, s.leaseSeconds * 2),
     ...(s.artifactLimits ? { artifactLimits: s.artifactLimits } : {}),
     eventLimits: s.eventLimits,

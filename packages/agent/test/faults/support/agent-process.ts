@@ -99,11 +99,17 @@ export function spawnAgent(opts: {
   auth?: 'oauth' | 'api';
   name?: string;
   args?: string[];
+  /** Runs the agent inside this network namespace (`ip netns exec`, which execs: the child is the agent). */
+  netns?: string;
 }): AgentProcess {
   const at = opts.at ?? agentHome();
+  const [command, ...prefix] = opts.netns
+    ? ['ip', 'netns', 'exec', opts.netns, process.execPath]
+    : [process.execPath];
   const child = spawn(
-    process.execPath,
+    command as string,
     [
+      ...prefix,
       bin,
       `--server=${opts.server}`,
       `--api-key=${opts.apiKey}`,

@@ -29,8 +29,15 @@ export interface ServerProcess {
 
 const open = new Set<ServerProcess>();
 
-/** Starts a server process; `flags` are added to its command line (lease, reaper…). */
-export async function startServerProcess(engine: Engine, flags: string[] = []): Promise<ServerProcess> {
+/**
+ * Starts a server process; `flags` are added to its command line (lease, reaper…); `host` binds another
+ * address than 127.0.0.1.
+ */
+export async function startServerProcess(
+  engine: Engine,
+  flags: string[] = [],
+  opts: { host?: string } = {},
+): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'buildd-fault-server-'));
   chmodSync(dir, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through it
   const database = engine === 'postgres' ? await createScratchDatabase() : undefined;
@@ -54,7 +61,7 @@ export async function startServerProcess(engine: Engine, flags: string[] = []): 
       await server?.stop('SIGKILL');
     },
     async start() {
-      server = await spawnServer(env, flags, [], port === undefined ? {} : { port });
+      server = await spawnServer(env, flags, [], { ...opts, ...(port === undefined ? {} : { port }) });
       port = server.port;
       handle.url = server.url;
     },

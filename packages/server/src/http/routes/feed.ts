@@ -5,7 +5,9 @@ import { ApiError } from '../../errors.ts';
 import { findVisibleWorkspace } from '../../store/access.ts';
 import type { ChangePosition, ChangeRow } from '../../store/changes.ts';
 import type { AppEnv } from '../context.ts';
-import { SseSession } from '../sse.ts';
+import { FrameCache, SseSession } from '../sse.ts';
+
+const feedFrames = new FrameCache();
 
 const maxPosition = 2n ** 63n - 1n;
 
@@ -60,7 +62,7 @@ export function feedRoutes() {
             keyId: caller.keyId,
             accountId: caller.id,
             workspaceId: workspace?.id ?? null,
-            send: (change) => session.push(toMessage(change)),
+            send: (change) => session.push(feedFrames.of(change, () => toMessage(change))),
           },
           from,
         );

@@ -180,6 +180,49 @@ const operations: Op[] = [
     summary: 'Send a test (ping) event (admin)',
     status: 202,
   },
+  {
+    method: 'post',
+    path: '/api/workers/{id}/question',
+    summary: 'The run asks a person (holder); worker and task become waiting_input',
+    body: p.AskQuestionBody,
+    answer: p.Question,
+    status: 201,
+  },
+  {
+    method: 'get',
+    path: '/api/workers/{id}/question',
+    summary: 'The worker’s newest question with its answer (holder)',
+    answer: p.QuestionWithAnswer,
+  },
+  {
+    method: 'post',
+    path: '/api/tasks/{id}/answer',
+    summary: 'Answer the task’s question (creator or admin)',
+    body: p.TextBody,
+    answer: p.Task,
+  },
+  {
+    method: 'post',
+    path: '/api/tasks/{id}/messages',
+    summary:
+      'Message a task (creator or admin): into a running session, or a follow-up of a completed or failed task',
+    body: p.TextBody,
+    answer: p.Task,
+    status: 202,
+  },
+  {
+    method: 'get',
+    path: '/api/workers/{id}/messages',
+    summary: 'Messages the worker’s session has not taken yet (holder)',
+    answer: p.PendingMessages,
+  },
+  {
+    method: 'post',
+    path: '/api/workers/{id}/messages/delivered',
+    summary: 'The holder put these messages into its session',
+    body: p.DeliveredMessagesBody,
+    answer: z.object({ marked: z.number().int() }),
+  },
 ];
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });

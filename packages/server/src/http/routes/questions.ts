@@ -6,15 +6,13 @@ import { toTask } from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
 import { answerQuestion } from '../../queue/answer-question.ts';
 import { askQuestion } from '../../queue/ask-question.ts';
-import { followUpTask } from '../../queue/follow-up.ts';
 import { questionOfWorker } from '../../store/questions.ts';
 import { findVisibleTask } from '../../store/tasks.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 
 /**
- * Questions: a run asks (holder), a person answers (the task's creator or an admin), the run reads it; and
- * follow-ups: a new instruction to a finished task.
+ * Questions: a run asks (holder), a person answers (the task's creator or an admin), the run reads it.
  */
 export function questionRoutes() {
   const r = new Hono<AppEnv>();
@@ -41,23 +39,13 @@ export function questionRoutes() {
     if (task.created_by !== me.id && !isAdmin(me)) {
       throw new ApiError('forbidden', 'Only the task’s creator or an admin may answer its question.');
     }
-    await retryTransient(() => db.transaction((tx) => answerQuestion(tx, me, task.id, body.text)));
-    // A parked task is claimable again; a waiting run polls its question (and may be woken by this hint).
-    await bus.publish('buildd_tasks', task.workspace_id);
+    const { liveWorkerId } = await retryTransient(() =>
+      db.transaction((tx) => answerQuestion(tx, me, task.id, body.text)),
+    );
+    // A waiting run gets the answer pushed (its poll is the fallback); a parked task is claimable again.
+    if (liveWorkerId) await bus.publish('buildd_worker_input', liveWorkerId);
+    else await bus.publish('buildd_tasks', task.workspace_id);
     return c.json(toTask((await findVisibleTask(db, me, task.id)) as typeof task));
-  });
-
-  r.post('/tasks/:id/messages', async (c) => {
-    const body = await readJson(c, TextBody);
-    const { db, bus } = c.var.deps;
-    const me = c.var.account;
-    const task = await findVisibleTask(db, me, c.req.param('id'));
-    if (task.created_by !== me.id && !isAdmin(me)) {
-      throw new ApiError('forbidden', 'Only the task’s creator or an admin may send it a follow-up.');
-    }
-    await retryTransient(() => db.transaction((tx) => followUpTask(tx, task.id, body.text)));
-    await bus.publish('buildd_tasks', task.workspace_id);
-    return c.json(toTask((await findVisibleTask(db, me, task.id)) as typeof task), 202);
   });
 
   return r;

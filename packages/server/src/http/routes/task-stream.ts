@@ -5,7 +5,10 @@ import { type TaskRow, toTask, toWorkerEvent } from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
 import { findVisibleTask } from '../../store/tasks.ts';
 import type { AppEnv } from '../context.ts';
-import { SseSession } from '../sse.ts';
+import { FrameCache, SseSession } from '../sse.ts';
+
+const progressFrames = new FrameCache();
+const taskFrames = new FrameCache();
 
 /** A progress position from `Last-Event-ID` or `?after=`: a whole number, or 400. */
 function parseAfter(value: string | undefined): number {
@@ -51,14 +54,18 @@ export function taskStreamRoutes() {
           {
             taskId: task.id,
             sendEvent: (row) =>
-              session.push({
-                id: String(row.id),
-                event: 'progress',
-                data: JSON.stringify(toWorkerEvent(row)),
-              }),
+              session.push(
+                progressFrames.of(row, () => ({
+                  id: String(row.id),
+                  event: 'progress',
+                  data: JSON.stringify(toWorkerEvent(row)),
+                })),
+              ),
             sendTask: (change) => {
               const row = change.data as unknown as TaskRow;
-              session.push({ event: 'task', data: JSON.stringify(toTask(row)) });
+              session.push(
+                taskFrames.of(change, () => ({ event: 'task', data: JSON.stringify(toTask(row)) })),
+              );
               if (isFinalStatus(row.status)) {
                 final = true;
                 if (joined) session.end();

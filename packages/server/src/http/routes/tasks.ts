@@ -41,7 +41,13 @@ export function taskRoutes() {
     const me = c.var.account;
     const workspaceId = q.workspaceId ? (await findVisibleWorkspace(db, me, q.workspaceId)).id : null;
     const limit = q.limit ?? 50;
-    const filter = { workspaceId, status: q.status ?? null, beforeSeq: cursorNumber(q.cursor, 'cursor') };
+    const createdBy = q.createdBy === 'me' ? me.id : (q.createdBy ?? null);
+    const filter = {
+      workspaceId,
+      status: q.status ?? null,
+      createdBy,
+      beforeSeq: cursorNumber(q.cursor, 'cursor'),
+    };
     const rows = await listTasks(db, me, filter, limit);
     return c.json(pageOf(rows, limit, toTask, (t) => t.seq));
   });

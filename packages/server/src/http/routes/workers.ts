@@ -20,7 +20,7 @@ export function workerRoutes() {
 
   r.post('/workers/claim', async (c) => {
     const body = await readJson(c, ClaimBody);
-    const { db, bus, leaseSeconds, legacyLeaseSeconds, renewSeconds } = c.var.deps;
+    const { db, bus, live, leaseSeconds, legacyLeaseSeconds, renewSeconds } = c.var.deps;
     const me = c.var.account;
     const workspaces = [...(body.workspaceIds ?? []), ...(body.workspaceId ? [body.workspaceId] : [])];
     // An older agent names no agentId; it is listed under the runner name it sends.
@@ -49,13 +49,29 @@ export function workerRoutes() {
     for (;;) {
       // A client that hung up must not be handed tasks it will never run.
       if (c.req.raw.signal.aborted) return c.body(null, 499 as 200);
+      const hintsBefore = live.hints.hintsSeen;
       result = await observeClaim(c.var.deps.metrics, () => retryTransient(() => claimTasks(db, request)));
       const left = deadline - Date.now();
       if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
-      // Long poll: sleep until a task may have become claimable here or on another replica; wake at least
-      // every few seconds anyway, since backoffs end without any notification.
-      await bus.waitFor('buildd_tasks', Math.min(left, 3000), c.req.raw.signal);
+      // Long poll: sleep until this replica's hints pick this claim for a task that became claimable (here or
+      // on another replica); wake at least every few seconds anyway, since backoffs end without any notification.
+      await live.hints.waitForHint(
+        {
+          accountId: me.id,
+          agentId: body.agentId,
+          request: {
+            accountId: me.id,
+            capabilities: body.capabilities,
+            workspaces,
+            free: body.maxTasks,
+          },
+        },
+        hintsBefore,
+        Math.min(left, 3000),
+        c.req.raw.signal,
+      );
     }
+    live.hints.claimed(me.id, body.agentId);
     // The change log's hint, sent after commit (src/queue/hints.sql).
     if (result.claimed.length > 0) void bus.publish('buildd_changes');
     await Promise.all(

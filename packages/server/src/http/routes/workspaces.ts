@@ -1,5 +1,5 @@
 import { CreateWorkspaceBody, PageQuery, SetMemberBody, UpdateWorkspaceBody } from '@buildd/protocol';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { toWorkspace } from '../../db/rows.ts';
 import { notFound } from '../../errors.ts';
 import { findVisibleWorkspace } from '../../store/access.ts';
@@ -16,6 +16,10 @@ import { readJson, readQuery } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 import { pageOf } from '../paging.ts';
 
+/** The body's GitHub token encrypted with the server's key (null removes it, undefined keeps it). */
+const sealedToken = (c: Context<AppEnv>, token: string | null | undefined) =>
+  token == null ? token : c.var.deps.github.keys.seal(token);
+
 /** Workspaces (admins create and change them) and their per-account grants. */
 export function workspaceRoutes() {
   const r = new Hono<AppEnv>();
@@ -23,7 +27,8 @@ export function workspaceRoutes() {
   r.post('/workspaces', async (c) => {
     requireAdmin(c.var.account);
     const body = await readJson(c, CreateWorkspaceBody);
-    return c.json(toWorkspace(await insertWorkspace(c.var.deps.db, body)), 201);
+    const ws = await insertWorkspace(c.var.deps.db, body, sealedToken(c, body.githubToken) ?? null);
+    return c.json(toWorkspace(ws), 201);
   });
 
   r.get('/workspaces', async (c) => {
@@ -43,7 +48,7 @@ export function workspaceRoutes() {
     const body = await readJson(c, UpdateWorkspaceBody);
     const { db, bus } = c.var.deps;
     const ws = await findVisibleWorkspace(db, c.var.account, c.req.param('id'));
-    const updated = await updateWorkspace(db, ws.id, body);
+    const updated = await updateWorkspace(db, ws.id, body, sealedToken(c, body.githubToken));
     await bus.publish('buildd_tasks');
     return c.json(toWorkspace(updated));
   });
