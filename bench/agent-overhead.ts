@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,7 @@ export interface AgentFigures {
  */
 export async function benchAgent(taskCount = 10, files = 1000): Promise<AgentFigures> {
   const root = await mkdtemp(join(tmpdir(), 'buildd-bench-agent-'));
+  await chmod(root, 0o755); // as root, the embedded PostgreSQL runs as `postgres`, which must pass through
   const adminKey = newApiKey('user');
   let server: SpawnedServer | undefined;
   const anthropic = await startFakeAnthropic({

@@ -1,7 +1,8 @@
 // `npm run bench`: prints figures to compare between runs. Not a test: nothing here passes or fails on time.
 import { agentLines, benchAgent } from './agent-overhead.ts';
 import { benchEmbeddedStart, startLines } from './embedded-start.ts';
-import { benchLifecycles } from './server-lifecycle.ts';
+import { benchServer } from './server-lifecycle.ts';
+import { statementLines } from './statements.ts';
 
 const only = process.argv[2];
 const engines = (process.env.BENCH_ENGINES ?? 'postgres,embedded').split(',') as Array<
@@ -17,13 +18,24 @@ if (!only || only === 'start') {
 
 if (!only || only === 'server') {
   console.log(
-    '# server: full task lifecycles through HTTP (claim → running → completed), 32 concurrent claimers',
+    '# server: full task lifecycles through HTTP (claim → running → completed), 32 concurrent claimers, against the SQL ceiling (the minimal lifecycle from a Node client, bench/sql-ceiling.ts) on the same database before and after; then event ingestion (100 workers × 20 batches of 50 events)',
   );
   for (const engine of engines) {
-    const f = await benchLifecycles(engine, Number(process.env.BENCH_TASKS ?? 3000));
-    console.log(
-      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)   CPU per lifecycle: server ${f.serverCpuMsPerLifecycle} ms, postgres ${f.postgresCpuMsPerLifecycle} ms`,
+    const { lifecycles: f, ingestion: e } = await benchServer(
+      engine,
+      Number(process.env.BENCH_TASKS ?? 3000),
     );
+    const ceilings = f.ceiling.map((c) => c.lifecyclesPerSecond).join(' / ');
+    console.log(
+      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s = ${Math.round(f.ratio * 100)} % of the SQL ceiling (${ceilings}/s)   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)   CPU per lifecycle: server ${f.serverCpuMsPerLifecycle} ms, postgres ${f.postgresCpuMsPerLifecycle} ms, clients ${f.clientCpuMsPerLifecycle} ms   WAL ${f.walBytesPerLifecycle} B   load ${f.load[0]} → ${f.load[1]}`,
+    );
+    console.log(
+      `${''.padEnd(9)} ceiling claim p50 ${f.ceiling.map((c) => c.claimP50Ms).join(' / ')} ms   p99 ${f.ceiling.map((c) => c.claimP99Ms).join(' / ')} ms   CPU per lifecycle: postgres ${f.ceiling.map((c) => c.postgresCpuMs).join(' / ')} ms, client ${f.ceiling.map((c) => c.clientCpuMs).join(' / ')} ms   WAL ${f.ceiling.map((c) => c.walBytes).join(' / ')} B`,
+    );
+    console.log(
+      `${''.padEnd(9)} ingestion ${e.eventsPerSecond} events/s stored (${e.events} in ${e.seconds} s)   append p50 ${e.appendP50Ms} ms   p99 ${e.appendP99Ms} ms   CPU per 1,000 events: server ${e.serverCpuMsPerThousandEvents} ms, postgres ${e.postgresCpuMsPerThousandEvents} ms`,
+    );
+    if (f.statements) for (const line of statementLines(f.statements)) console.log(line);
   }
 }
 

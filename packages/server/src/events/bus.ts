@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/index.ts';
+import { sendHints } from '../queue/send-hints.ts';
 
 /** Channels carried between server replicas by LISTEN/NOTIFY. */
 export type BusChannel =
@@ -10,7 +11,10 @@ export type BusChannel =
   // A live worker has input for its session (a message, an answer); the payload is the worker id.
   | 'buildd_worker_input';
 
-/** Every channel; `buildd_changes` and `buildd_events` are sent by triggers (src/queue/change-log.sql). */
+/**
+ * Every channel. `buildd_changes` and `buildd_events` are sent by triggers (src/queue/change-log.sql), except
+ * after the hot paths, whose routes publish them here after commit (src/queue/hints.sql says why).
+ */
 const channels: BusChannel[] = [
   'buildd_tasks',
   'buildd_cancel',
@@ -19,6 +23,9 @@ const channels: BusChannel[] = [
   'buildd_worker_input',
 ];
 
+/** How long hints are gathered before they go out together (the first of a quiet spell goes at once). */
+const hintWindowMs = 10;
+
 /**
  * Wake-ups between requests and across replicas. A message is a hint (tasks may be claimable, a worker
  * was cancelled), never the truth: whoever wakes up reads the database. One LISTEN per server process.
@@ -26,6 +33,9 @@ const channels: BusChannel[] = [
 export class Bus {
   private readonly local = new EventEmitter();
   private stops: Array<() => Promise<void>> = [];
+  private readonly pending = new Set<string>();
+  private flushing: Promise<void> | undefined;
+  private sentAt = 0;
 
   constructor(private readonly db: Db) {
     this.local.setMaxListeners(0);
@@ -38,10 +48,31 @@ export class Bus {
     }
   }
 
-  /** Tells every replica (this one included, through its LISTEN). Call after the transaction commits. */
-  async publish(channel: BusChannel, payload = ''): Promise<void> {
-    await this.db.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => {
-      // The hint is lost, not the work: pollers and the next claim still see the rows.
+  /**
+   * Tells every replica (this one included, through its LISTEN). Call after the transaction commits; no need
+   * to wait for it. Hints are gathered for `hintWindowMs`: the first goes out at once, those that follow
+   * within the window go together at its end, identical ones folded into one, so that a busy server sends
+   * a few NOTIFY statements a second whatever its request rate. Resolves once the hint is sent.
+   */
+  publish(channel: BusChannel, payload = ''): Promise<void> {
+    this.pending.add(`${channel}\u0000${payload}`);
+    if (!this.flushing) {
+      const wait = Math.max(0, this.sentAt + hintWindowMs - Date.now());
+      this.flushing = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(() => this.flush());
+    }
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    const hints = [...this.pending].map((key) => {
+      const [channel, payload] = key.split('\u0000') as [string, string];
+      return { channel, payload };
+    });
+    this.pending.clear();
+    this.sentAt = Date.now();
+    this.flushing = undefined;
+    await sendHints(this.db, hints).catch(() => {
+      // The hints are lost, not the work: pollers and the next claim still see the rows.
     });
   }
 
@@ -66,6 +97,7 @@ export class Bus {
   }
 
   async stop(): Promise<void> {
+    await this.flushing;
     for (const stop of this.stops) await stop().catch(() => {});
     this.stops = [];
     this.local.removeAllListeners();

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.ts';
  * worker and task back to `running` and reads the answer from `GET /api/workers/:id/question`. A parked
  * task (no live worker) becomes `pending` with the answer as its `resume_input`: the next attempt, by any
  * agent, continues the kept conversation with it. The task row is locked first, so an answer and a
- * parking report serialize (see `finishTask`).
+ * parking report serialize (see `buildd_finish_task` in update-worker.sql).
  */
 export async function answerQuestion(
   tx: Queryable,

@@ -1,64 +1,70 @@
 import type { WorkerEventInput } from '@buildd/protocol';
 import type { Queryable } from '../db/index.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { notHolder } from '../store/workers.ts';
 import type { EventLimits } from './event-limits.ts';
 
+interface Appended {
+  outcome: 'stored' | 'not_holder' | 'ended';
+  task_id: string;
+  stored: number;
+  last_seq: number;
+}
+
 /**
- * Stores a batch of progress events. `seq` comes from the agent, so a batch replayed after a timeout or a
- * restart inserts nothing twice (ON CONFLICT DO NOTHING) and a gap in seq stays visible. Events of a worker
- * that has finished are still kept for `lateSeconds` (they arrive late from the agent's spool), refused
- * after that. A batch that would take the worker past its cap on count or bytes is refused whole (413,
- * the transaction rolls back), so nothing below the cap is ever dropped. The caller has checked that the
- * writer is the worker's holder (`assertHolderAgent`).
+ * Stores a batch of progress events in ONE statement, its own transaction (`buildd_append_events` in
+ * append-events.sql beside this file). `seq` comes from the agent, so a batch replayed after a timeout or a
+ * restart inserts nothing twice (ON CONFLICT DO NOTHING) and a gap in seq stays visible. Only the worker's
+ * account may write (404 otherwise), and only its holder agent when the writer names one (403). Events of a
+ * worker that has finished are still kept for `lateSeconds` (they arrive late from the agent's spool),
+ * refused after that. A batch that would take the worker past its cap on count or bytes is refused whole
+ * (413), so nothing below the cap is ever dropped. The caller publishes the task's hint after it.
  */
 export async function appendEvents(
-  tx: Queryable,
-  workerId: string,
+  db: Queryable,
+  holder: { accountId: string; workerId: string; agentId: string | undefined },
   events: Required<Pick<WorkerEventInput, 'seq' | 'type' | 'at'>>[] & { data?: unknown }[],
   limits: EventLimits,
-): Promise<{ stored: number; lastSeq: number }> {
-  const worker = (
-    await tx.query<{ task_id: string; event_count: number; event_bytes: string; ended_long_ago: boolean }>(
-      `SELECT task_id, event_count, event_bytes,
-              finished_at IS NOT NULL AND finished_at < now() - make_interval(secs => $2) AS ended_long_ago
-         FROM workers WHERE id = $1 FOR UPDATE`,
-      [workerId, limits.lateSeconds],
-    )
-  )[0]!;
-  if (worker.ended_long_ago) {
+): Promise<{ stored: number; lastSeq: number; taskId: string }> {
+  let row: Appended | undefined;
+  try {
+    [row] = await db.query<Appended>(
+      `SELECT * FROM buildd_append_events(p_worker => $1, p_account => $2, p_agent => $3, p_events => $4::jsonb,
+         p_late_seconds => $5, p_max_events => $6, p_max_bytes => $7)`,
+      [
+        holder.workerId,
+        holder.accountId,
+        holder.agentId ?? null,
+        JSON.stringify(events),
+        limits.lateSeconds,
+        limits.maxEvents,
+        limits.maxBytes,
+      ],
+    );
+  } catch (err) {
+    if ((err as { code?: string }).code === 'BD413')
+      throw capError((err as { detail: string }).detail, limits);
+    throw err;
+  }
+  if (!row) throw notFound('worker', holder.workerId);
+  if (row.outcome === 'not_holder') throw notHolder();
+  if (row.outcome === 'ended') {
     throw new ApiError(
       'worker_not_live',
       `This worker ended more than ${limits.lateSeconds} s ago; its events are no longer taken.`,
     );
   }
-  const ordered = [...events].sort((a, b) => a.seq - b.seq);
-  const inserted = await tx.query<{ seq: number; bytes: number }>(
-    `INSERT INTO worker_events (task_id, worker_id, seq, type, at, data)
-     SELECT $1, $2, e.seq, e.type, e.at, COALESCE(e.data, '{}'::jsonb)
-       FROM jsonb_to_recordset($3::jsonb) AS e(seq integer, type text, at timestamptz, data jsonb)
-     ON CONFLICT (worker_id, seq) DO NOTHING RETURNING seq, octet_length(data::text) AS bytes`,
-    [worker.task_id, workerId, JSON.stringify(ordered)],
+  return { stored: row.stored, lastSeq: row.last_seq, taskId: row.task_id };
+}
+
+/** The 413 for a batch past a cap, from what the function found (its error's detail). */
+function capError(detail: string, limits: EventLimits): ApiError {
+  const d = JSON.parse(detail) as { byCount: boolean; count: number; bytes: number; newBytes: number };
+  return new ApiError(
+    'payload_too_large',
+    d.byCount
+      ? `This worker has stored ${d.count} events; at most ${limits.maxEvents} are kept per worker, so this batch was refused.`
+      : `This worker's events would take ${d.newBytes} bytes; at most ${limits.maxBytes} are kept per worker, so this batch was refused.`,
+    d.byCount ? { limit: limits.maxEvents, current: d.count } : { limit: limits.maxBytes, current: d.bytes },
   );
-  const count = worker.event_count + inserted.length;
-  const bytes = Number(worker.event_bytes) + inserted.reduce((sum, e) => sum + Number(e.bytes), 0);
-  if (count > limits.maxEvents || bytes > limits.maxBytes) {
-    const byCount = count > limits.maxEvents;
-    throw new ApiError(
-      'payload_too_large',
-      byCount
-        ? `This worker has stored ${worker.event_count} events; at most ${limits.maxEvents} are kept per worker, so this batch was refused.`
-        : `This worker's events would take ${bytes} bytes; at most ${limits.maxBytes} are kept per worker, so this batch was refused.`,
-      byCount
-        ? { limit: limits.maxEvents, current: worker.event_count }
-        : { limit: limits.maxBytes, current: Number(worker.event_bytes) },
-    );
-  }
-  const top = (
-    await tx.query<{ last_event_seq: number }>(
-      `UPDATE workers SET last_event_seq = GREATEST(last_event_seq, $2), event_count = $3, event_bytes = $4
-        WHERE id = $1 RETURNING last_event_seq`,
-      [workerId, ordered.at(-1)?.seq ?? -1, count, bytes],
-    )
-  )[0];
-  return { stored: inserted.length, lastSeq: top?.last_event_seq ?? -1 };
 }

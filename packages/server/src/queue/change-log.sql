@@ -5,6 +5,7 @@
 -- The hints: pg_notify inside a transaction is delivered at commit, and identical (channel, payload) pairs of
 -- one transaction are folded into one. `buildd_changes` carries no payload, so a transaction sends it once
 -- however many tasks it touched; `buildd_events` names the task, so a batch of progress rows sends one hint.
+-- The hot paths (claim, worker PATCH, event append) leave their hints to the server, after commit: hints.sql.
 
 CREATE OR REPLACE FUNCTION buildd_log_task_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -20,7 +21,9 @@ BEGIN
       FROM webhooks h
      WHERE h.workspace_id = NEW.workspace_id AND h.deleted_at IS NULL AND ('task.' || NEW.status) = ANY (h.events);
   END IF;
-  PERFORM pg_notify('buildd_changes', '');
+  IF buildd_hints_from_triggers() THEN
+    PERFORM pg_notify('buildd_changes', '');
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -36,7 +39,9 @@ CREATE OR REPLACE TRIGGER tasks_log_update AFTER UPDATE ON tasks
 CREATE OR REPLACE FUNCTION buildd_log_agent_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO changes (kind, account_id, data) VALUES ('agent', NEW.account_id, to_jsonb(NEW));
-  PERFORM pg_notify('buildd_changes', '');
+  IF buildd_hints_from_triggers() THEN
+    PERFORM pg_notify('buildd_changes', '');
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -50,7 +55,9 @@ CREATE OR REPLACE TRIGGER agents_log_online AFTER UPDATE ON agents
 
 CREATE OR REPLACE FUNCTION buildd_hint_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('buildd_events', t.task_id) FROM (SELECT DISTINCT task_id FROM new_rows) t;
+  IF buildd_hints_from_triggers() THEN
+    PERFORM pg_notify('buildd_events', t.task_id) FROM (SELECT DISTINCT task_id FROM new_rows) t;
+  END IF;
   RETURN NULL;
 END
 $$;

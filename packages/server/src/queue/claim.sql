@@ -72,7 +72,10 @@ $$;
 
 -- Pending tasks an agent may take, best first, locked with FOR UPDATE SKIP LOCKED (never waits; concurrent
 -- claimers never get the same task). Workspace access and the agent's filter are already resolved into
--- p_claimable, so the plan is a walk down the pending index whatever the table statistics say.
+-- p_claimable, so the plan can be a walk down the pending index that stops after p_limit rows. With sorts
+-- allowed, the planner often preferred to read and sort every pending task on each claim (a queue's
+-- statistics are always stale): under 32 claimers, that sort was the largest part of PostgreSQL's CPU per
+-- claim. Sorts are off inside this function, so the index order is used whatever the statistics say.
 CREATE OR REPLACE FUNCTION buildd_claim_candidates(
   p_claimable text[],
   p_type text,
@@ -81,7 +84,7 @@ CREATE OR REPLACE FUNCTION buildd_claim_candidates(
   p_exclude text[],
   p_limit integer
 ) RETURNS text[]
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET enable_sort = off AS $$
 DECLARE
   v_ids text[];
 BEGIN
@@ -100,12 +103,22 @@ BEGIN
 END
 $$;
 
--- Hands out up to p_max tasks to one agent. Answers one row per claimed task (kind 'claimed'), or one row of
--- kind 'limit' naming the limit that leaves no slot, or no row when nothing is claimable (the caller then
--- asks the diagnostics why).
+-- Hands out up to p_max tasks to one agent. Answers one row per claimed task (kind 'claimed', with what a
+-- resumed attempt starts from: the task's resume input and its latest conversation artifact, NULL when
+-- neither), or one row of kind 'limit' naming the limit that leaves no slot, or no row when nothing is
+-- claimable (the caller then asks the diagnostics why).
 --   p_agent NULL: an older agent that names none; each of its workers gets an identity of its own
 --                 ('legacy-' || worker id), so one such agent's cool-down never holds back another.
 --   p_auth NULL:  an older agent that names no auth type: not an OAuth seat; the daily cost cap applies.
+-- The answer gained its `resume` column: an older definition without it is replaced once.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'buildd_claim' AND NOT ('resume' = ANY (proargnames))) THEN
+    DROP FUNCTION buildd_claim(text, text, text, integer, text[], text[], text[], integer, text[]);
+  END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION buildd_claim(
   p_account text,
   p_agent text,
@@ -116,7 +129,8 @@ CREATE OR REPLACE FUNCTION buildd_claim(
   p_exclude text[],
   p_lease_seconds integer,
   p_worker_ids text[]
-) RETURNS TABLE (kind text, task jsonb, worker jsonb, workspace jsonb, code text, lim double precision, cur double precision)
+) RETURNS TABLE (kind text, task jsonb, worker jsonb, workspace jsonb, resume jsonb, code text, lim double precision,
+                cur double precision)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
@@ -135,6 +149,8 @@ DECLARE
   v_task record;
   v_left integer;
 BEGIN
+  -- The claimed tasks' change-log hint is sent by the server after commit (hints.sql says why).
+  PERFORM buildd_hint_after_commit();
   SELECT a.type INTO v_type FROM accounts a WHERE a.id = p_account;
   IF NOT FOUND THEN
     RETURN;
@@ -148,8 +164,10 @@ BEGIN
   -- 1. Candidates first: SKIP LOCKED never waits, and concurrent claimers never get the same task.
   v_candidates := buildd_claim_candidates(v_claimable, v_type, p_caps, p_agent, p_exclude, v_fetch);
 
-  -- 2. The account row: claims of one account queue here, and the counts below start after the lock.
-  SELECT * INTO acct FROM accounts WHERE id = p_account FOR UPDATE;
+  -- 2. The account row: claims of one account queue here, and the counts below start after the lock. NO KEY
+  --    UPDATE, not UPDATE: it serializes claims just the same, but does not block the foreign-key checks
+  --    (FOR KEY SHARE) of other transactions that insert rows naming this account.
+  SELECT * INTO acct FROM accounts WHERE id = p_account FOR NO KEY UPDATE;
   SELECT count(*) FILTER (WHERE true), count(*) FILTER (WHERE auth_type = 'oauth')
     INTO v_live, v_live_oauth
     FROM workers WHERE account_id = p_account AND status IN ('claimed', 'running', 'waiting_input');
@@ -158,20 +176,20 @@ BEGIN
     INTO v_cost;
 
   IF v_live >= acct.max_concurrent_workers THEN
-    RETURN QUERY SELECT 'limit', NULL::jsonb, NULL::jsonb, NULL::jsonb, 'concurrency_limit',
+    RETURN QUERY SELECT 'limit', NULL::jsonb, NULL::jsonb, NULL::jsonb, NULL::jsonb, 'concurrency_limit',
       acct.max_concurrent_workers::double precision, v_live::double precision;
     RETURN;
   END IF;
   v_slots := LEAST(p_max, acct.max_concurrent_workers - v_live);
   IF p_auth = 'oauth' THEN
     IF v_live_oauth >= acct.max_concurrent_sessions THEN
-      RETURN QUERY SELECT 'limit', NULL::jsonb, NULL::jsonb, NULL::jsonb, 'session_limit',
+      RETURN QUERY SELECT 'limit', NULL::jsonb, NULL::jsonb, NULL::jsonb, NULL::jsonb, 'session_limit',
         acct.max_concurrent_sessions::double precision, v_live_oauth::double precision;
       RETURN;
     END IF;
     v_slots := LEAST(v_slots, acct.max_concurrent_sessions - v_live_oauth);
   ELSIF acct.max_cost_per_day_usd IS NOT NULL AND v_cost >= acct.max_cost_per_day_usd THEN
-    RETURN QUERY SELECT 'limit', NULL::jsonb, NULL::jsonb, NULL::jsonb, 'cost_limit',
+    RETURN QUERY SELECT 'limit', NULL::jsonb, NULL::jsonb, NULL::jsonb, NULL::jsonb, 'cost_limit',
       acct.max_cost_per_day_usd, v_cost;
     RETURN;
   END IF;
@@ -239,8 +257,12 @@ BEGIN
       FROM taken JOIN workspaces ws ON ws.id = taken.workspace_id
     RETURNING *)
   SELECT 'claimed', to_jsonb(taken) - 'worker_id' - 'ord', to_jsonb(made), to_jsonb(ws),
+         CASE WHEN taken.resume_input IS NOT NULL OR conv.sha256 IS NOT NULL THEN
+           jsonb_build_object('input', taken.resume_input, 'conversationSha256', conv.sha256) END,
          NULL::text, NULL::double precision, NULL::double precision
     FROM taken JOIN made ON made.task_id = taken.id JOIN workspaces ws ON ws.id = taken.workspace_id
+    LEFT JOIN LATERAL (SELECT a.sha256 FROM task_artifacts a WHERE a.task_id = taken.id AND a.name = 'conversation'
+                        ORDER BY a.id DESC LIMIT 1) conv ON true
    ORDER BY taken.ord;
 END
 $$;

@@ -1,4 +1,4 @@
-import type { AuthType, ClaimReason } from '@buildd/protocol';
+import type { AuthType, ClaimReason, Resume } from '@buildd/protocol';
 import type { Caller } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
 import type { TaskRow, WorkerRow, WorkspaceRow } from '../db/rows.ts';
@@ -26,6 +26,8 @@ export interface Claimed {
   worker: WorkerRow;
   task: TaskRow;
   workspace: WorkspaceRow;
+  /** What a resumed attempt starts from (an answer, a conversation to continue); null for a fresh one. */
+  resume: Resume | null;
 }
 
 export type ClaimResult = { claimed: Claimed[] } | { claimed: []; reason: ClaimReason; message: string };
@@ -35,6 +37,7 @@ interface ClaimRow {
   task: TaskRow;
   worker: WorkerRow;
   workspace: WorkspaceRow;
+  resume: Resume | null;
   code: 'concurrency_limit' | 'session_limit' | 'cost_limit';
   lim: number;
   cur: number;
@@ -83,6 +86,8 @@ export async function claimTasks(db: Queryable, req: ClaimRequest): Promise<Clai
     );
   }
   if (rows.length > 0)
-    return { claimed: rows.map(({ task, worker, workspace }) => ({ task, worker, workspace })) };
+    return {
+      claimed: rows.map(({ task, worker, workspace, resume }) => ({ task, worker, workspace, resume })),
+    };
   return { claimed: [], ...(await explainEmptyClaim(db, req)) };
 }

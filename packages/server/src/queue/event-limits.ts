@@ -54,4 +54,10 @@ export class EventRateLimiter {
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
   }
+
+  /** Returns tokens taken for a batch that was refused for another reason (unknown worker, not the holder). */
+  giveBack(workerId: string, count: number): void {
+    const b = this.buckets.get(workerId);
+    if (b) b.tokens = Math.min(this.limits.burst, b.tokens + count);
+  }
 }

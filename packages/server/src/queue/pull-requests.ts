@@ -1,38 +1,11 @@
 import type { Queryable } from '../db/index.ts';
-import type { WorkerRow } from '../db/rows.ts';
 
 /** The task's `pull_request` (the protocol's TaskPullRequest) from a `pull_requests` row named `p`. */
 const shownOnTask = `jsonb_build_object('state', p.state, 'url', p.url, 'number', p.number, 'error', p.error,
   'attempts', p.attempts, 'updatedAt', p.updated_at)`;
 
-/**
- * Part of a completing PATCH's transaction (finishTask, before the task's row moves, so the change it logs
- * already shows the pull request as pending): a completed worker that pushed a branch with commits, in a
- * workspace with `githubRepo` that pushes and wants pull requests, asks for its task's pull request to be
- * opened or updated. A row already there (an earlier attempt, a follow-up) is asked again, keeping the
- * pull request it knows, so the same one is updated.
- */
-export async function wantPullRequest(
-  tx: Queryable,
-  worker: Pick<WorkerRow, 'task_id' | 'branch' | 'commit_sha'>,
-): Promise<void> {
-  if (!worker.commit_sha || !worker.branch) return;
-  await tx.query(
-    `WITH wanted AS (
-       INSERT INTO pull_requests AS p (task_id, head, commit_sha)
-       SELECT t.id, $2, $3 FROM tasks t JOIN workspaces w ON w.id = t.workspace_id
-        WHERE t.id = $1 AND t.status IN ('assigned', 'running', 'waiting_input')
-          AND w.config ? 'githubRepo'
-          AND COALESCE((w.config ->> 'push')::boolean, true)
-          AND COALESCE((w.config ->> 'pullRequests')::boolean, true)
-       ON CONFLICT (task_id) DO UPDATE SET head = EXCLUDED.head, commit_sha = EXCLUDED.commit_sha,
-              state = 'pending', error = NULL, attempts = 0, generation = p.generation + 1,
-              next_attempt_at = now(), updated_at = now()
-       RETURNING p.*)
-     UPDATE tasks t SET pull_request = ${shownOnTask} FROM wanted p WHERE t.id = p.task_id`,
-    [worker.task_id, worker.branch, worker.commit_sha],
-  );
-}
+// A completing PATCH asks for its task's pull request in its own statement: `buildd_finish_task` in
+// update-worker.sql (same row, same `pull_request` shown on the task as `shownOnTask` below).
 
 /** A pull request to open or update, with what it needs from its task and workspace. */
 export interface DuePullRequest {

@@ -38,19 +38,6 @@ export async function sendMessage(
   return { delivery: 'session', workerId: live.id, id };
 }
 
-/**
- * Messages still undelivered when a run completes become the task's follow-up, so nothing a person sent is
- * lost because the session ended just before it arrived. Answers whether the task was sent back.
- */
-export async function followUpUndelivered(tx: Queryable, taskId: string): Promise<boolean> {
-  const [left] = await tx.query<{ text: string | null }>(
-    `WITH taken AS (
-       UPDATE task_messages SET delivered_at = now() WHERE task_id = $1 AND delivered_at IS NULL
-       RETURNING text, created_at)
-     SELECT string_agg(text, E'\\n\\n' ORDER BY created_at) AS text FROM taken`,
-    [taskId],
-  );
-  if (!left?.text) return false;
-  await followUpTask(tx, taskId, left.text);
-  return true;
-}
+// Messages still undelivered when a run completes become the task's follow-up in the completing PATCH's own
+// statement (`buildd_finish_task` in update-worker.sql), so nothing a person sent is lost because the session
+// ended just before it arrived.

@@ -10,7 +10,8 @@ import type { Caller } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
 import type { WorkerRow } from '../db/rows.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { columnOf, finishTask } from './finish-task.ts';
+import { notHolder } from '../store/workers.ts';
+import { columnOf, finishPolicy } from './finish-task.ts';
 
 export type UpdateResult =
   | { abort: false; worker: WorkerRow }
@@ -42,9 +43,6 @@ export function requestedStatus(body: PatchWorkerBody): 'running' | FinalStatus 
   }
 }
 
-/** Whether a PATCH ends the run (and so needs a transaction to move the task too). */
-export const isFinalPatch = (body: PatchWorkerBody) => isFinalStatus(requestedStatus(body));
-
 /** The exit cause a final report implies when it names none (older agents never do). */
 const impliedExitCause = { completed: 'completed', failed: 'error', cancelled: 'cancelled' } as const;
 
@@ -73,33 +71,44 @@ interface Applied {
   previous: WorkerRow;
   task_status: string;
   day_cost: number | null;
+  holder: string;
 }
 
 /**
- * Applies one progress or completion PATCH from the worker's holder in ONE statement (the
- * `buildd_update_worker` function of `update-worker.sql` beside this file, which keeps its plan), so the
- * frequent progress PATCH needs no transaction of its own: the worker row is locked (two PATCHes of one
- * worker serialize), the update is guarded on the worker still being live, totals only grow (a retried
- * PATCH changes nothing), the lease is renewed, the increase in cost and tokens goes to the account's UTC
- * day, and an assigned task becomes running. A final PATCH must run inside a transaction: the task moves
- * too (`finishTask`).
+ * Applies one progress or completion PATCH from the worker's holder in ONE statement, its own transaction
+ * (the `buildd_update_worker` function of `update-worker.sql` beside this file, which keeps its plan): the
+ * worker row is locked (two PATCHes of one worker serialize), a writer that names another agent of the
+ * account changes nothing (403), the update is guarded on the worker still being live, totals only grow (a
+ * retried PATCH changes nothing), the lease is renewed, the increase in cost and tokens goes to the
+ * account's UTC day, an assigned task becomes running, and a final report moves the task too
+ * (`finishPolicy`). The caller publishes the change-log hint after it (src/queue/hints.sql).
  */
 export async function updateWorker(
   q: Queryable,
   caller: Pick<Caller, 'id' | 'maxCostPerDayUsd'>,
   workerId: string,
+  agentId: string | undefined,
   body: PatchWorkerBody,
   leaseSeconds: number,
 ): Promise<UpdateResult> {
   const status = requestedStatus(body);
   const applied = (
     await q.query<Applied>(
-      `SELECT * FROM buildd_update_worker(p_worker => $1, p_account => $2, p_status => $3,
-         p_lease_seconds => $4, p_report => $5::jsonb)`,
-      [workerId, caller.id, status ?? null, leaseSeconds, JSON.stringify(reportOf(body, status))],
+      `SELECT * FROM buildd_update_worker(p_worker => $1, p_account => $2, p_agent => $3, p_status => $4,
+         p_lease_seconds => $5, p_report => $6::jsonb, p_finish => $7::jsonb)`,
+      [
+        workerId,
+        caller.id,
+        agentId ?? null,
+        status ?? null,
+        leaseSeconds,
+        JSON.stringify(reportOf(body, status)),
+        finishPolicy,
+      ],
     )
   )[0];
   if (!applied) throw notFound('worker', workerId);
+  if (agentId !== undefined && agentId !== applied.holder) throw notHolder();
   const worker = applied.worker;
   if (!worker) {
     return {
@@ -109,10 +118,7 @@ export async function updateWorker(
       live: false,
     };
   }
-  if (isFinalStatus(status)) {
-    await finishTask(q, worker);
-    return { abort: false, worker };
-  }
+  if (isFinalStatus(status)) return { abort: false, worker };
   if (applied.task_status === 'cancelled') return { abort: true, reason: 'cancelled', worker, live: true };
   // OAuth seats cost nothing per token; API billing and older agents (no auth type) count against the cap.
   const cap = caller.maxCostPerDayUsd;

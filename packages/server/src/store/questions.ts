@@ -1,4 +1,4 @@
-import type { QuestionWithAnswer, Resume } from '@buildd/protocol';
+import type { QuestionWithAnswer } from '@buildd/protocol';
 import type { Caller } from '../caller.ts';
 import type { Queryable } from '../db/index.ts';
 import { notFound } from '../errors.ts';
@@ -31,23 +31,6 @@ export async function questionOfWorker(
     answer: row.answer,
     answeredAt: row.answered_at ? new Date(row.answered_at).toISOString() : null,
   };
-}
-
-/**
- * What a claimed attempt continues, if anything: the task's `resume_input` and its newest `conversation`
- * artifact (the SDK's session transcript, which names its session id).
- */
-export async function resumeOfTask(db: Queryable, taskId: string): Promise<Resume | undefined> {
-  const [row] = await db.query<{ input: Resume['input']; sha256: string | null }>(
-    `SELECT t.resume_input AS input, c.sha256
-       FROM tasks t
-       LEFT JOIN LATERAL (SELECT a.sha256 FROM task_artifacts a
-                           WHERE a.task_id = t.id AND a.name = 'conversation' ORDER BY a.id DESC LIMIT 1) c ON true
-      WHERE t.id = $1`,
-    [taskId],
-  );
-  if (!row || (row.input === null && row.sha256 === null)) return undefined;
-  return { input: row.input, conversationSha256: row.sha256 };
 }
 
 /**

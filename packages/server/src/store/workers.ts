@@ -30,11 +30,21 @@ export async function workerHolder(
 export const agentIdHeader = 'x-buildd-agent-id';
 
 /**
+ * The 403 for a write by another agent of the holder's account. A write that names no agent (the
+ * `x-buildd-agent-id` header current agents send) is taken on the account alone: older agents name none
+ * anywhere (their workers have agent ids of their own, `legacy-<worker id>`), and neither do scripts
+ * written against the documented API. The checks themselves run inside the PATCH and event statements.
+ */
+export const notHolder = () =>
+  new ApiError(
+    'forbidden',
+    'This worker is held by another agent of this account; only the agent that claimed it may report on it.',
+  );
+
+/**
  * Throws unless the writer is the worker's holder: its account (404 otherwise, as for any other account's
- * object) and, when the writer names its agent (the `x-buildd-agent-id` header current agents send), that
- * agent (403 for any other agent of the account). A write that names no agent is still taken on the account
- * alone: older agents name none anywhere (their workers have agent ids of their own, `legacy-<worker id>`),
- * and neither do scripts written against the documented API.
+ * object) and, when the writer names its agent, that agent (`notHolder`). For the writes outside the PATCH
+ * and event statements (a delivery receipt of messages).
  */
 export async function assertHolderAgent(
   db: Queryable,
@@ -49,10 +59,5 @@ export async function assertHolderAgent(
     ])
   )[0];
   if (!row) throw notFound('worker', workerId);
-  if (agentId !== undefined && agentId !== row.agent_id) {
-    throw new ApiError(
-      'forbidden',
-      'This worker is held by another agent of this account; only the agent that claimed it may report on it.',
-    );
-  }
+  if (agentId !== undefined && agentId !== row.agent_id) throw notHolder();
 }

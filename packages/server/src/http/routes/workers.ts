@@ -1,6 +1,5 @@
 import { ClaimBody, PatchWorkerBody, PostEventsBody } from '@buildd/protocol';
 import { Hono } from 'hono';
-import type { Queryable } from '../../db/index.ts';
 import { retryTransient } from '../../db/retry.ts';
 import { toTask, toWorker, toWorkspace } from '../../db/rows.ts';
 import { ApiError } from '../../errors.ts';
@@ -8,10 +7,10 @@ import { observeClaim } from '../../metrics/registry.ts';
 import { appendEvents } from '../../queue/append-events.ts';
 import { type ClaimRequest, type ClaimResult, claimTasks } from '../../queue/claim.ts';
 import { defaultEventLimits, type EventLimits, EventRateLimiter } from '../../queue/event-limits.ts';
-import { isFinalPatch, updateWorker } from '../../queue/update-worker.ts';
+import { updateWorker } from '../../queue/update-worker.ts';
 import { recordAgent } from '../../store/agents.ts';
-import { continueOnEarlierBranch, resumeOfTask } from '../../store/questions.ts';
-import { agentIdHeader, assertHolderAgent, findVisibleWorker } from '../../store/workers.ts';
+import { continueOnEarlierBranch } from '../../store/questions.ts';
+import { agentIdHeader, findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
 
@@ -21,7 +20,7 @@ export function workerRoutes() {
 
   r.post('/workers/claim', async (c) => {
     const body = await readJson(c, ClaimBody);
-    const { db, live, leaseSeconds, legacyLeaseSeconds, renewSeconds } = c.var.deps;
+    const { db, bus, live, leaseSeconds, legacyLeaseSeconds, renewSeconds } = c.var.deps;
     const me = c.var.account;
     const workspaces = [...(body.workspaceIds ?? []), ...(body.workspaceId ? [body.workspaceId] : [])];
     // An older agent names no agentId; it is listed under the runner name it sends.
@@ -74,16 +73,16 @@ export function workerRoutes() {
       );
     }
     live.hints.claimed(me.id, body.agentId);
-    const resumes = await Promise.all(
-      result.claimed.map(async ({ task, worker }) => {
-        const resume = await resumeOfTask(db, task.id);
+    // The change log's hint, sent after commit (src/queue/hints.sql).
+    if (result.claimed.length > 0) void bus.publish('buildd_changes');
+    await Promise.all(
+      result.claimed.map(async ({ task, worker, resume }) => {
         if (resume) worker.branch = (await continueOnEarlierBranch(db, worker.id, task.id)) ?? worker.branch;
-        return resume;
       }),
     );
     return c.json({
-      workers: result.claimed.map(({ worker, task, workspace }, i) => ({
-        ...(resumes[i] ? { resume: resumes[i] } : {}),
+      workers: result.claimed.map(({ worker, task, workspace, resume }) => ({
+        ...(resume ? { resume } : {}),
         id: worker.id,
         taskId: task.id,
         task: toTask(task),
@@ -100,10 +99,13 @@ export function workerRoutes() {
   r.patch('/workers/:id', async (c) => {
     const body = await readJson(c, PatchWorkerBody);
     const { db, bus, leaseSeconds } = c.var.deps;
-    await assertHolderAgent(db, c.var.account.id, c.req.param('id'), c.req.header(agentIdHeader));
-    const apply = (q: Queryable) => updateWorker(q, c.var.account, c.req.param('id'), body, leaseSeconds);
-    // Progress is one statement; a final report also moves the task, so it gets a transaction.
-    const result = await retryTransient(() => (isFinalPatch(body) ? db.transaction(apply) : apply(db)));
+    const agentId = c.req.header(agentIdHeader);
+    // One statement, its own transaction, whether progress or a final report (update-worker.ts).
+    const result = await retryTransient(() =>
+      updateWorker(db, c.var.account, c.req.param('id'), agentId, body, leaseSeconds),
+    );
+    // The change log's hint, sent after commit (src/queue/hints.sql); only a status moves the task.
+    if (body.status !== undefined) void bus.publish('buildd_changes');
     if (result.abort && !result.live) {
       const err = new ApiError('worker_not_live', `This worker is ${result.worker.status}; stop the run.`);
       return c.json(
@@ -111,7 +113,8 @@ export function workerRoutes() {
         409,
       );
     }
-    if (result.worker.finished_at !== null) await bus.publish('buildd_tasks', result.worker.workspace_id);
+    // A finished worker frees a slot, and its task may unblock dependents or come back after a backoff.
+    if (result.worker.finished_at !== null) void bus.publish('buildd_tasks', result.worker.workspace_id);
     return c.json(
       result.abort
         ? { abort: true, reason: result.reason, worker: toWorker(result.worker) }
@@ -130,15 +133,20 @@ export function workerRoutes() {
       limiters.set(c.var.deps, per);
     }
     const workerId = c.req.param('id');
-    const holder = { accountId: c.var.account.id, agentId: c.req.header(agentIdHeader) };
-    await assertHolderAgent(db, holder.accountId, workerId, holder.agentId);
-    per.rate.take(workerId, body.events.length);
+    const holder = { accountId: c.var.account.id, workerId, agentId: c.req.header(agentIdHeader) };
     const { limits } = per;
-    const stored = await retryTransient(() =>
-      db.transaction((tx) => appendEvents(tx, workerId, body.events, limits)),
-    );
+    per.rate.take(workerId, body.events.length);
+    const stored = await retryTransient(() => appendEvents(db, holder, body.events, limits)).catch((err) => {
+      // Only the holder's batches count against its rate.
+      if (err instanceof ApiError && (err.code === 'not_found' || err.code === 'forbidden')) {
+        per.rate.giveBack(workerId, body.events.length);
+      }
+      throw err;
+    });
+    // The task's progress hint, sent after commit (src/queue/hints.sql).
+    if (stored.stored > 0) void c.var.deps.bus.publish('buildd_events', stored.taskId);
     c.var.deps.metrics.eventsIngested.inc(stored.stored);
-    return c.json(stored);
+    return c.json({ stored: stored.stored, lastSeq: stored.lastSeq });
   });
 
   r.get('/workers/:id', async (c) => {
