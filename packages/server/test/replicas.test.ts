@@ -75,6 +75,32 @@ describe.each(await testEngines())('two replicas on %s', (engine) => {
     expect(agent.hintClaims).toBe(1);
   });
 
+  it("an agent whose channel is on A and whose long poll waits on B gets a task at once, through B's poll", async () => {
+    // B takes no hint leases of its own, so only A's round, through the agent's channel, can wake B's poll.
+    const b = await replicaB({ live: { hints: { leaseMs: 3000, wokenMs: 1000, maxGroupsPerRound: 0 } } });
+    await admin.post('/api/workspaces', { name: 'split' });
+    const acct = await makeAccount(admin, t.url, { type: 'service' });
+    // Its channel on A (hints reach it there, and it leaves them to its long poll), its long poll on B.
+    const agent = track(
+      await channelAgent({ channelUrl: t.url, key: acct.key, agentId: 'split', deaf: true }),
+    );
+    const started = Date.now();
+    const poll = apiClient(b.url, acct.key).post('/api/workers/claim', {
+      maxTasks: 1,
+      authType: 'api',
+      agentId: 'split',
+      capabilities: [],
+      waitSeconds: 25,
+    });
+    await waitFor('the long poll on B', () => b.deps.live.hints.size > 0);
+    const task = await admin.post('/api/tasks', { workspaceId: 'split', title: 'x', prompt: 'p' });
+    const res = await poll;
+    expect(res.body.workers.map((w: { taskId: string }) => w.taskId)).toEqual([task.body.id]);
+    // Woken, not answered at the end of its wait: 20 s leaves a busy machine room, the wait is 25 s.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(agent.claimed).toEqual([]);
+  });
+
   it('a feed on replica B sees what is written through replica A', async () => {
     const b = await replicaB();
     await admin.post('/api/workspaces', { name: 'seen' });

@@ -9,7 +9,10 @@ export type BusChannel =
   | 'buildd_changes'
   | 'buildd_events'
   // A live worker has input for its session (a message, an answer); the payload is the worker id.
-  | 'buildd_worker_input';
+  | 'buildd_worker_input'
+  // A replica hinted an agent through its channel; the payload is `[accountId, agentId]` as JSON, so the
+  // replica that holds the same agent's long poll wakes that instead (events/hint-dispatch.ts).
+  | 'buildd_agent_wake';
 
 /**
  * Every channel. `buildd_changes` and `buildd_events` are sent by triggers (src/queue/change-log.sql), except
@@ -21,6 +24,7 @@ const channels: BusChannel[] = [
   'buildd_changes',
   'buildd_events',
   'buildd_worker_input',
+  'buildd_agent_wake',
 ];
 
 /** How long hints are gathered before they go out together (the first of a quiet spell goes at once). */

@@ -53,14 +53,19 @@ export class HintDispatcher {
 
   constructor(
     private readonly db: Db,
-    bus: Bus,
+    private readonly bus: Bus,
     private readonly settings: HintSettings = defaultHintSettings,
     private readonly onError: (err: unknown) => void = () => {},
   ) {
-    this.off = bus.on('buildd_tasks', () => {
+    const offTasks = bus.on('buildd_tasks', () => {
       this.hintsSeen += 1;
       this.schedule();
     });
+    const offAgents = bus.on('buildd_agent_wake', (payload) => this.wakeLongPollOf(payload));
+    this.off = () => {
+      offTasks();
+      offAgents();
+    };
   }
 
   /** How many `buildd_tasks` hints this process has had: a long poll notes it before its claim. */
@@ -174,11 +179,32 @@ export class HintDispatcher {
       for (const m of members.sort((a, b) => a.entry.idleSince - b.entry.idleSince)) {
         if (covered >= tasks) break;
         this.wakeEntry(m.entry, this.settings.wokenMs);
+        // Behind a load balancer the agent's long poll may wait on another replica, and the agent claims
+        // only once that poll returns: tell the replicas to wake it there.
+        if (!m.entry.request && m.entry.agentId !== undefined) {
+          void this.bus.publish('buildd_agent_wake', JSON.stringify([m.entry.accountId, m.entry.agentId]));
+        }
         covered += m.free;
       }
     });
     // A hint that led nowhere ends with its lease; look again then for what is still pending.
     if (hinted > 0 || groups.size > order.length) this.retryAt(this.settings.leaseMs + 50);
+  }
+
+  /** Wakes this replica's long poll of an agent another replica hinted through its channel. */
+  private wakeLongPollOf(payload: string): void {
+    let who: unknown;
+    try {
+      who = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(who)) return;
+    const [accountId, agentId] = who;
+    for (const e of this.entries) {
+      if (e.request && e.accountId === accountId && e.agentId === agentId)
+        this.wakeEntry(e, this.settings.wokenMs);
+    }
   }
 
   private wakeEntry(e: Entry, forMs: number): void {
