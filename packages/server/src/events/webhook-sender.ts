@@ -6,6 +6,7 @@ import type { Db } from '../db/index.ts';
 import { type TaskRow, toTask } from '../db/rows.ts';
 import { type DueDelivery, recordAttempt, takeDueDeliveries } from '../queue/webhook-deliveries.ts';
 import type { Bus } from './bus.ts';
+import { Sweeps } from './sweeps.ts';
 import { guardedLookup, literalTargetProblem } from './webhook-target.ts';
 
 export interface WebhookSettings {
@@ -46,11 +47,7 @@ export function retryDelayMs(attempts: number, baseMs: number): number {
  * here, never on a request: a receiver that hangs only ties up one of this sender's slots until its time-out.
  */
 export class WebhookSender {
-  private readonly timer: NodeJS.Timeout;
-  private readonly off: () => void;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly sweeps: Sweeps;
   private readonly inflight = new Set<Promise<void>>();
   private readonly requests = new Set<http.ClientRequest>();
 
@@ -60,32 +57,23 @@ export class WebhookSender {
     private readonly settings: WebhookSettings,
     private readonly log: Logger,
   ) {
-    this.timer = setInterval(() => this.wake(), settings.pollMs);
-    this.timer.unref();
-    this.off = bus.on('buildd_changes', () => this.wake());
+    this.sweeps = new Sweeps(
+      bus,
+      settings.pollMs,
+      () => this.round(),
+      (err) => this.log.warn({ err: err.message }, 'webhook round failed'),
+    );
   }
 
   /** Looks for due deliveries now. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.round()
-      .catch((err) => this.log.warn({ err: (err as Error).message }, 'webhook round failed'))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.sweeps.wake();
   }
 
-  private async round(): Promise<void> {
+  /** Starts what is due, up to 16 sends at a time; each one that ends wakes the next sweep. */
+  private async round(): Promise<boolean> {
     const room = 16 - this.inflight.size;
-    if (room <= 0) return;
+    if (room <= 0) return false;
     const leaseSeconds = Math.ceil(this.settings.timeoutMs / 1000) + 30;
     for (const d of await takeDueDeliveries(this.db, room, leaseSeconds)) {
       const p = this.deliver(d).finally(() => {
@@ -94,6 +82,7 @@ export class WebhookSender {
       });
       this.inflight.add(p);
     }
+    return false;
   }
 
   private async deliver(d: DueDelivery): Promise<void> {
@@ -109,7 +98,7 @@ export class WebhookSender {
       .catch((err: Error) => ({ statusCode: null, error: err.message.slice(0, 500) }));
     const result = { ...outcome, durationMs: Date.now() - started };
     // Stopped mid-send: the row's lease runs out and a replica sends it again.
-    if (this.stopped) return;
+    if (this.sweeps.stopped) return;
     if (result.error)
       this.log.info({ delivery: d.id, attempt: d.attempts, error: result.error }, 'webhook not delivered');
     await recordAttempt(
@@ -162,10 +151,7 @@ export class WebhookSender {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.off();
-    await this.running;
+    await this.sweeps.stop();
     for (const req of this.requests) req.destroy(new Error('the server is stopping'));
     await Promise.allSettled([...this.inflight]);
   }

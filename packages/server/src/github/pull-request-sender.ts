@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
+import { Sweeps } from '../events/sweeps.ts';
 import {
   type DuePullRequest,
   type PullRequestOutcome,
@@ -43,11 +44,7 @@ const retryDelayMs = (attempts: number, baseMs: number) =>
  * token) and shown on the task; they never change the task's own state.
  */
 export class PullRequestSender {
-  private readonly timer: NodeJS.Timeout;
-  private readonly off: () => void;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly sweeps: Sweeps;
   private readonly stopping = new AbortController();
 
   constructor(
@@ -58,35 +55,26 @@ export class PullRequestSender {
     private readonly publicUrl: () => string,
     private readonly log: Logger,
   ) {
-    this.timer = setInterval(() => this.wake(), settings.pollMs);
-    this.timer.unref();
     // A final PATCH commits a change (here or on another replica): its pull request may be due.
-    this.off = bus.on('buildd_changes', () => this.wake());
+    this.sweeps = new Sweeps(
+      bus,
+      settings.pollMs,
+      () => this.round(),
+      (err) => this.log.warn({ err: err.message }, 'pull request round failed'),
+    );
   }
 
   /** Looks for due pull requests now. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.round()
-      .catch((err) => this.log.warn({ err: (err as Error).message }, 'pull request round failed'))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.sweeps.wake();
   }
 
-  private async round(): Promise<void> {
+  /** One sweep; `true` when it took a full batch. */
+  private async round(): Promise<boolean> {
     // Three GitHub calls at most, 10 s each, and room to record the outcome.
     const due = await takeDuePullRequests(this.db, batch, 60);
     await Promise.all(due.map((d) => this.sync(d)));
-    if (due.length === batch) this.again = true;
+    return due.length === batch;
   }
 
   private async sync(d: DuePullRequest): Promise<void> {
@@ -110,7 +98,7 @@ export class PullRequestSender {
       this.log.info({ task: d.task_id, repo: d.repo, pr: pr.number }, 'pull request opened or updated');
     } catch (err) {
       // Stopped mid-sync: given back below, for the next sweep (this or another replica).
-      if (this.stopped) return this.giveBack(d);
+      if (this.sweeps.stopped) return this.giveBack(d);
       const transient = !(err instanceof GitHubError) || err.transient;
       const retry = transient && d.attempts < this.settings.maxAttempts;
       const error = (err as Error).message.slice(0, 1000);
@@ -141,10 +129,8 @@ export class PullRequestSender {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.off();
+    const swept = this.sweeps.stop(); // stopped first: a call the abort cuts short gives its row back
     this.stopping.abort();
-    await this.running;
+    await swept;
   }
 }
