@@ -53,3 +53,9 @@ export class Sweeps {
     await this.running;
   }
 }
+
+/** The wait before attempt `attempts + 1` of a swept row: doubling from `baseMs`, at most `maxMs`, ±25 % jitter. */
+export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
+  const plain = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), maxMs);
+  return Math.round(plain * (0.75 + Math.random() * 0.5));
+}

@@ -6,7 +6,7 @@ import type { Db } from '../db/index.ts';
 import { type TaskRow, toTask } from '../db/rows.ts';
 import { type DueDelivery, recordAttempt, takeDueDeliveries } from '../queue/webhook-deliveries.ts';
 import type { Bus } from './bus.ts';
-import { Sweeps } from './sweeps.ts';
+import { retryDelayMs, Sweeps } from './sweeps.ts';
 import { guardedLookup, literalTargetProblem } from './webhook-target.ts';
 
 export interface WebhookSettings {
@@ -33,12 +33,6 @@ export const defaultWebhookSettings: WebhookSettings = {
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` */
 export function signature(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
-}
-
-/** The wait before attempt `attempts + 1`: doubling from the base, at most an hour, ±25 % jitter. */
-export function retryDelayMs(attempts: number, baseMs: number): number {
-  const plain = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), 3_600_000);
-  return Math.round(plain * (0.75 + Math.random() * 0.5));
 }
 
 /**
@@ -105,7 +99,7 @@ export class WebhookSender {
       this.db,
       d,
       result,
-      retryDelayMs(d.attempts, this.settings.retryBaseMs),
+      retryDelayMs(d.attempts, this.settings.retryBaseMs, 3_600_000), // at most an hour apart
       this.settings.giveUpSeconds,
     );
   }

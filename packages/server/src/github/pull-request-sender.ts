@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import type { Bus } from '../events/bus.ts';
-import { Sweeps } from '../events/sweeps.ts';
+import { retryDelayMs, Sweeps } from '../events/sweeps.ts';
 import {
   type DuePullRequest,
   type PullRequestOutcome,
@@ -31,10 +31,6 @@ export const defaultPullRequestSettings: PullRequestSettings = {
 };
 
 const batch = 4;
-
-/** The wait before attempt `attempts + 1`: doubling from the base, at most ten minutes, ±25 % jitter. */
-const retryDelayMs = (attempts: number, baseMs: number) =>
-  Math.round(Math.min(baseMs * 2 ** Math.max(0, attempts - 1), 600_000) * (0.75 + Math.random() * 0.5));
 
 /**
  * Opens and updates the pull requests of completed tasks (rows the final PATCH's transaction wrote, see
@@ -105,7 +101,7 @@ export class PullRequestSender {
       outcome = {
         ok: false,
         error,
-        retryMs: retry ? retryDelayMs(d.attempts, this.settings.retryBaseMs) : null,
+        retryMs: retry ? retryDelayMs(d.attempts, this.settings.retryBaseMs, 600_000) : null,
       };
       this.log.warn(
         {
