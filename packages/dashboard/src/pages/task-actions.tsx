@@ -69,6 +69,17 @@ export function FollowUpForm(props: { task: TaskDetail; onDone: () => void }) {
     props.onDone();
   };
   const running = props.task.status === 'running' || props.task.status === 'assigned';
+  // A follow-up to a finished task makes it pending: the form stays mounted (and says "Sent.") while the
+  // new attempt waits for an agent, but takes no message until it runs or ends again.
+  const closed = ['pending', 'cancelled', 'waiting_input'].includes(props.task.status);
+  if (closed) {
+    return sent ? (
+      <section className="panel" aria-labelledby="follow-up-title">
+        <h2 id="follow-up-title">Follow up</h2>
+        <p role="status">Sent. The new attempt waits for an agent.</p>
+      </section>
+    ) : null;
+  }
   return (
     <form onSubmit={submit} className="panel" aria-labelledby="follow-up-title">
       <h2 id="follow-up-title">Follow up</h2>

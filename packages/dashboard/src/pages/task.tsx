@@ -265,9 +265,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
           </table>
         )}
       </section>
-      {mayChange && t.status !== 'pending' && t.status !== 'cancelled' && t.status !== 'waiting_input' ? (
-        <FollowUpForm task={t} onDone={reopen} />
-      ) : null}
+      {mayChange ? <FollowUpForm task={t} onDone={reopen} /> : null}
       <section aria-labelledby="events-title">
         <h2 id="events-title">Event log</h2>
         <EventLog events={events} />
