@@ -648,7 +648,10 @@ describe('the dashboard in a browser', () => {
     await follow.getByLabel('Message').fill('Please say it once more.');
     await follow.getByRole('button', { name: 'Send' }).click();
     // The task is pending until an agent takes the new attempt: the page still says the message went.
-    await page.getByRole('status').filter({ hasText: /^Sent\./ }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^Sent\./ })
+      .waitFor();
     const attempts = page.getByRole('region', { name: 'Attempts' }).locator('tbody tr');
     await expect.poll(() => attempts.count(), patiently).toBe(2);
     await statusBecomes(page, 'completed', 90_000);
