@@ -27,7 +27,7 @@ if (!only || only === 'server') {
     );
     const ceilings = f.ceiling.map((c) => c.lifecyclesPerSecond).join(' / ');
     console.log(
-      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s = ${Math.round(f.ratio * 100)} % of the SQL ceiling (${ceilings}/s)   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)   CPU per lifecycle: server ${f.serverCpuMsPerLifecycle} ms, postgres ${f.postgresCpuMsPerLifecycle} ms, clients ${f.clientCpuMsPerLifecycle} ms   WAL ${f.walBytesPerLifecycle} B   load ${f.load[0]} → ${f.load[1]}`,
+      `${f.engine.padEnd(9)} ${String(f.lifecyclesPerSecond).padStart(6)} lifecycles/s = ${Math.round(f.ratio * 100)} % of the SQL ceiling (${ceilings}/s)   claim p50 ${f.claimP50Ms} ms   p99 ${f.claimP99Ms} ms   (${f.tasks} tasks in ${f.seconds} s)   CPU per lifecycle: server ${f.serverCpuMsPerLifecycle} ms (kernel ${f.serverSysMsPerLifecycle}), postgres ${f.postgresCpuMsPerLifecycle} ms, clients ${f.clientCpuMsPerLifecycle} ms   WAL ${f.walBytesPerLifecycle} B   load ${f.load[0]} → ${f.load[1]}`,
     );
     console.log(
       `${''.padEnd(9)} ceiling claim p50 ${f.ceiling.map((c) => c.claimP50Ms).join(' / ')} ms   p99 ${f.ceiling.map((c) => c.claimP99Ms).join(' / ')} ms   CPU per lifecycle: postgres ${f.ceiling.map((c) => c.postgresCpuMs).join(' / ')} ms, client ${f.ceiling.map((c) => c.clientCpuMs).join(' / ')} ms   WAL ${f.ceiling.map((c) => c.walBytes).join(' / ')} B`,

@@ -30,6 +30,8 @@ export interface LifecycleFigures {
   claimP99Ms: number;
   /** CPU time the server process spent per lifecycle (user + system), from /proc. */
   serverCpuMsPerLifecycle: number;
+  /** The system (kernel) part of it: socket writes and reads, on loopback also the receiver's side of TCP. */
+  serverSysMsPerLifecycle: number;
   /** CPU time of the cluster's PostgreSQL processes per lifecycle. */
   postgresCpuMsPerLifecycle: number;
   /** CPU time of the bench's own HTTP clients per lifecycle. */
@@ -60,10 +62,16 @@ export interface IngestionFigures {
 
 /** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat. */
 function cpuMs(pid: number, withReapedChildren = false): number {
+  return sysMs(pid, withReapedChildren, true);
+}
+
+/** CPU milliseconds a process spent in the kernel (or with `all`, in the kernel and user space). */
+function sysMs(pid: number, withReapedChildren = false, all = false): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     const children = withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
-    return ((Number(fields[11]) + Number(fields[12]) + children) * 1000) / 100;
+    const sys = Number(fields[12]) + (withReapedChildren ? Number(fields[14]) : 0);
+    return ((all ? Number(fields[11]) + Number(fields[12]) + children : sys) * 1000) / 100;
   } catch {
     return 0;
   }
@@ -222,6 +230,7 @@ export async function benchServer(
     const latencies: number[] = [];
     let done = 0;
     const cpuBefore = cpuMs(s.serverPid);
+    const sysBefore = sysMs(s.serverPid);
     const pgBefore = postgresCpuMs(s.pgdata);
     const clientBefore = process.cpuUsage();
     const walBefore = await walOf(s.databaseUrl);
@@ -248,6 +257,7 @@ export async function benchServer(
     );
     const seconds = (performance.now() - began) / 1000;
     const serverCpu = cpuMs(s.serverPid) - cpuBefore;
+    const serverSys = sysMs(s.serverPid) - sysBefore;
     const pgCpu = postgresCpuMs(s.pgdata) - pgBefore;
     const client = process.cpuUsage(clientBefore);
     const wal = (await walOf(s.databaseUrl)) - walBefore;
@@ -266,6 +276,7 @@ export async function benchServer(
       claimP50Ms: Number(pct(latencies, 50).toFixed(1)),
       claimP99Ms: Number(pct(latencies, 99).toFixed(1)),
       serverCpuMsPerLifecycle: Number((serverCpu / done).toFixed(2)),
+      serverSysMsPerLifecycle: Number((serverSys / done).toFixed(2)),
       postgresCpuMsPerLifecycle: Number((pgCpu / done).toFixed(2)),
       clientCpuMsPerLifecycle: Number(((client.user + client.system) / 1000 / done).toFixed(2)),
       walBytesPerLifecycle: Math.round(wal / done),

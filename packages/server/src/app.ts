@@ -4,7 +4,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { ApiError, isTransientDbError, rejectedValueError } from './errors.ts';
 import { requireAuth } from './http/auth.ts';
+import { bodyTooLarge } from './http/body.ts';
 import type { AppDeps, AppEnv } from './http/context.ts';
+import { nodeRequest } from './http/node-request.ts';
 import { countRequests } from './http/request-metrics.ts';
 import { accountRoutes } from './http/routes/accounts.ts';
 import { agentRoutes } from './http/routes/agents.ts';
@@ -42,11 +44,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const jsonBodyLimit = bodyLimit({
     maxSize: limits.bodyBytes,
     onError: () => {
-      throw new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
+      throw bodyTooLarge();
     },
   });
-  // Artifact uploads are raw bytes with a limit of their own (http/routes/artifacts.ts).
-  app.use('/api/*', (c, next) => (artifactUploadPath.test(c.req.path) ? next() : jsonBodyLimit(c, next)));
+  app.use('/api/*', (c, next) => {
+    // Artifact uploads are raw bytes with a limit of their own (http/routes/artifacts.ts).
+    if (artifactUploadPath.test(c.req.path)) return next();
+    // Under Node, a declared length over the limit is refused before reading; readJson counts the bytes it
+    // reads. Hono's middleware would build the web Request of every call (http/node-request.ts).
+    const incoming = nodeRequest(c);
+    if (!incoming) return jsonBodyLimit(c, next);
+    if (Number(incoming.headers['content-length'] ?? 0) > limits.bodyBytes) throw bodyTooLarge();
+    return next();
+  });
 
   app.route('/', healthRoutes());
   app.route('/', metricsRoutes());

@@ -6,6 +6,7 @@ import { ApiError } from '../errors.ts';
 import { apiKeyPattern, hashApiKey } from '../ids.ts';
 import { findAccountByKeyHash, markKeyUsed } from '../store/api-keys.ts';
 import type { AppEnv } from './context.ts';
+import { requestHeader } from './node-request.ts';
 import { sessionAccount } from './session-auth.ts';
 
 export const sessionCookie = 'buildd_session';
@@ -24,7 +25,7 @@ function presentedKey(header: string | undefined): string | undefined {
  * (`session-auth.ts`); the account lands in `c.var.account`.
  */
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header('authorization');
+  const header = requestHeader(c, 'authorization');
   const session = header ? undefined : getCookie(c, sessionCookie);
   if (session) {
     c.set('account', await sessionAccount(c, session));

@@ -1,6 +1,30 @@
+import { limits } from '@buildd/protocol';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError } from '../errors.ts';
+import { nodeRequest } from './node-request.ts';
+
+export function bodyTooLarge(): ApiError {
+  return new ApiError('payload_too_large', `The request body is larger than ${limits.bodyBytes} bytes.`);
+}
+
+/**
+ * The body as text, at most `limits.bodyBytes`, counted as it arrives (a chunked body declares no length).
+ * Under Node it is read straight from the socket (node-request.ts); in process, hono's bodyLimit middleware
+ * (app.ts) bounds it.
+ */
+async function readText(c: Context): Promise<string> {
+  const incoming = nodeRequest(c);
+  if (!incoming) return c.req.text();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limits.bodyBytes) throw bodyTooLarge();
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
+}
 
 /** Turns zod issues into a short sentence and a list of `{ path, message }` for clients. */
 export function describeIssues(error: z.ZodError): { message: string; details: unknown } {
@@ -26,7 +50,7 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.inf
 
 /** Reads and validates a JSON body: malformed JSON and wrong shapes both answer 400. */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const text = await c.req.text();
+  const text = await readText(c);
   let value: unknown;
   try {
     value = text === '' ? {} : JSON.parse(text);

@@ -13,6 +13,7 @@ import { continueOnEarlierBranch } from '../../store/questions.ts';
 import { agentIdHeader, findVisibleWorker } from '../../store/workers.ts';
 import { readJson } from '../body.ts';
 import type { AppEnv } from '../context.ts';
+import { nodeRequest, requestHeader } from '../node-request.ts';
 
 /** The agent endpoints of the spec: claim, progress/completion PATCH, event batches. */
 export function workerRoutes() {
@@ -45,14 +46,19 @@ export function workerRoutes() {
       retrySeconds: Math.max(renewSeconds, 5),
     };
     const deadline = Date.now() + (body.waitSeconds ?? 0) * 1000;
+    // A long poll listens for the client hanging up; a plain claim only looks at its socket (the web
+    // Request behind c.req.raw.signal costs more than the claim's own work on the server).
+    const incoming = nodeRequest(c);
+    const signal = body.waitSeconds || !incoming ? c.req.raw.signal : undefined;
+    const gone = () => (signal ? signal.aborted : incoming?.socket.destroyed === true);
     let result: ClaimResult;
     for (;;) {
       // A client that hung up must not be handed tasks it will never run.
-      if (c.req.raw.signal.aborted) return c.body(null, 499 as 200);
+      if (gone()) return c.body(null, 499 as 200);
       const hintsBefore = live.hints.hintsSeen;
       result = await observeClaim(c.var.deps.metrics, () => retryTransient(() => claimTasks(db, request)));
       const left = deadline - Date.now();
-      if (result.claimed.length > 0 || left <= 0 || c.req.raw.signal.aborted) break;
+      if (result.claimed.length > 0 || left <= 0 || gone()) break;
       // Long poll: sleep until this replica's hints pick this claim for a task that became claimable (here or
       // on another replica; a backoff's end is hinted by the reaper's round). A hint that is lost costs this
       // claim its wait, never the task: the agent claims again at its poll interval.
@@ -69,7 +75,7 @@ export function workerRoutes() {
         },
         hintsBefore,
         left,
-        c.req.raw.signal,
+        signal ?? c.req.raw.signal,
       );
     }
     live.hints.claimed(me.id, body.agentId);
@@ -99,7 +105,7 @@ export function workerRoutes() {
   r.patch('/workers/:id', async (c) => {
     const body = await readJson(c, PatchWorkerBody);
     const { db, bus, leaseSeconds } = c.var.deps;
-    const agentId = c.req.header(agentIdHeader);
+    const agentId = requestHeader(c, agentIdHeader);
     // One statement, its own transaction, whether progress or a final report (update-worker.ts).
     const result = await retryTransient(() =>
       updateWorker(db, c.var.account, c.req.param('id'), agentId, body, leaseSeconds),
@@ -133,7 +139,7 @@ export function workerRoutes() {
       limiters.set(c.var.deps, per);
     }
     const workerId = c.req.param('id');
-    const holder = { accountId: c.var.account.id, workerId, agentId: c.req.header(agentIdHeader) };
+    const holder = { accountId: c.var.account.id, workerId, agentId: requestHeader(c, agentIdHeader) };
     const { limits } = per;
     per.rate.take(workerId, body.events.length);
     const stored = await retryTransient(() => appendEvents(db, holder, body.events, limits)).catch((err) => {
