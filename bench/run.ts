@@ -39,6 +39,20 @@ if (!only || only === 'server') {
   }
 }
 
+if (!only || only === 'pgwork') {
+  console.log(
+    "# pgwork: PostgreSQL CPU per lifecycle step without contention (the server's own claim and PATCH statements, one connection, one after another)",
+  );
+  const { benchPgWork } = await import('./pg-work.ts');
+  for (const engine of engines) {
+    const steps = await benchPgWork(engine, Number(process.env.BENCH_WORK_TASKS ?? 1000));
+    const total = steps.reduce((sum, x) => sum + x.postgresUs, 0);
+    console.log(
+      `${engine.padEnd(9)} ${steps.map((x) => `${x.step} ${x.postgresUs} µs (wall ${x.wallUs})`).join('   ')}   = ${total} µs of PostgreSQL CPU per lifecycle`,
+    );
+  }
+}
+
 if (!only || only === 'agent') {
   console.log(
     '# agent: own overhead per task outside the model (1,000-file local origin, tasks in sequence, real SDK → fake Messages API, server process on its embedded PostgreSQL)',

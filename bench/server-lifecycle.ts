@@ -61,7 +61,7 @@ export interface IngestionFigures {
 }
 
 /** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat. */
-function cpuMs(pid: number, withReapedChildren = false): number {
+export function cpuMs(pid: number, withReapedChildren = false): number {
   return sysMs(pid, withReapedChildren, true);
 }
 
@@ -81,7 +81,7 @@ function sysMs(pid: number, withReapedChildren = false, all = false): number {
  * CPU milliseconds of the PostgreSQL cluster on `pgdata`: its postmaster (with the children it reaped) and its
  * live backends, so that the other cluster on the machine is not counted.
  */
-function postgresCpuMs(pgdata: string): number {
+export function postgresCpuMs(pgdata: string): number {
   const tree = postgresTree(pgdata);
   let total = 0;
   for (const pid of tree) total += cpuMs(pid, pid === tree[0]);
@@ -102,7 +102,7 @@ const pct = (sorted: number[], p: number) =>
 
 const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
-interface BenchServer {
+export interface BenchServer {
   url: string;
   admin: ApiClient;
   /** The server's own database, for the SQL ceiling and pg_stat_statements. */
@@ -117,7 +117,10 @@ interface BenchServer {
  * embedded data dir. With `statements`, the embedded cluster loads pg_stat_statements (the system
  * PostgreSQL would need a restart for it, which the bench does not do to a shared server).
  */
-async function startBenchServer(engine: 'embedded' | 'postgres', statements: boolean): Promise<BenchServer> {
+export async function startBenchServer(
+  engine: 'embedded' | 'postgres',
+  statements: boolean,
+): Promise<BenchServer> {
   const adminKey = newApiKey('user');
   let env: Record<string, string>;
   let pgdata: string;
@@ -191,7 +194,7 @@ async function walOf(url: string): Promise<number> {
 }
 
 /** `count` tasks in a new workspace, created through the API 100 at a time. */
-async function createTasks(admin: ApiClient, count: number, name: string): Promise<string> {
+export async function createTasks(admin: ApiClient, count: number, name: string): Promise<string> {
   const ws = await admin.post('/api/workspaces', { name });
   for (let start = 0; start < count; start += 100) {
     await Promise.all(

@@ -16,9 +16,13 @@ END
 $$;
 
 -- Marks the current transaction: its task, agent and event changes are hinted by the server after commit.
+-- PL/pgSQL, not SQL: a SQL function that returns void is never inlined, and PostgreSQL parsed and planned its
+-- body again on every call (three times per task lifecycle).
 CREATE OR REPLACE FUNCTION buildd_hint_after_commit()
-RETURNS void LANGUAGE sql VOLATILE AS $$
-  SELECT set_config('buildd.hint_after_commit', 'on', true)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM set_config('buildd.hint_after_commit', 'on', true);
+END
 $$;
 
 -- Whether the change-log triggers should send their hints themselves (every writer but the marked ones).
