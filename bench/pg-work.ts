@@ -32,6 +32,7 @@ export async function benchPgWork(engine: 'embedded' | 'postgres', tasks = 1000)
     await createTasks(s.admin, tasks, 'work');
     const made = await makeAccount(s.admin, s.url, { type: 'service', maxConcurrentWorkers: 100 });
     const caller = (await s.admin.get(`/api/accounts/${made.id}`)).body as Caller;
+    if (process.env.BENCH_PG_SETUP) await db.exec(process.env.BENCH_PG_SETUP);
     const [{ pid }] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const totals = { claim: [0, 0], running: [0, 0], completed: [0, 0] };
     const timed = async (step: keyof typeof totals, fn: () => Promise<unknown>) => {

@@ -76,6 +76,9 @@ $$;
 -- allowed, the planner often preferred to read and sort every pending task on each claim (a queue's
 -- statistics are always stale): under 32 claimers, that sort was the largest part of PostgreSQL's CPU per
 -- claim. Sorts are off inside this function, so the index order is used whatever the statistics say.
+-- Generic plans only: PostgreSQL plans a statement of a function afresh for each call while it estimates its
+-- generic plan dearer than the custom ones, and for this query it always did, so every claim paid a planning
+-- (about 0.2 ms of the backend's CPU, ten times the query's own run; `npm run bench -- pgwork`).
 CREATE OR REPLACE FUNCTION buildd_claim_candidates(
   p_claimable text[],
   p_type text,
@@ -84,7 +87,7 @@ CREATE OR REPLACE FUNCTION buildd_claim_candidates(
   p_exclude text[],
   p_limit integer
 ) RETURNS text[]
-LANGUAGE plpgsql VOLATILE SET enable_sort = off AS $$
+LANGUAGE plpgsql VOLATILE SET enable_sort = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_ids text[];
 BEGIN
@@ -111,6 +114,7 @@ $$;
 --                 ('legacy-' || worker id), so one such agent's cool-down never holds back another.
 --   p_auth NULL:  an older agent that names no auth type: not an OAuth seat; the daily cost cap applies.
 -- The answer gained its `resume` column: an older definition without it is replaced once.
+-- Generic plans only, as buildd_claim_candidates says: the assignment was planned afresh on every claim too.
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'buildd_claim' AND NOT ('resume' = ANY (proargnames))) THEN
@@ -131,7 +135,7 @@ CREATE OR REPLACE FUNCTION buildd_claim(
   p_worker_ids text[]
 ) RETURNS TABLE (kind text, task jsonb, worker jsonb, workspace jsonb, resume jsonb, code text, lim double precision,
                 cur double precision)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
   acct accounts%ROWTYPE;
