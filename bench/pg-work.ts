@@ -1,9 +1,9 @@
+import { readFileSync } from 'node:fs';
 import type { Caller } from '../packages/server/src/caller.ts';
 import { openPostgres } from '../packages/server/src/db/postgres.ts';
 import { claimTasks } from '../packages/server/src/queue/claim.ts';
 import { updateWorker } from '../packages/server/src/queue/update-worker.ts';
 import { makeAccount } from '../packages/server/test/support/api.ts';
-import { readFileSync } from 'node:fs';
 import { createTasks, startBenchServer } from './server-lifecycle.ts';
 
 /** Milliseconds a process has run on a CPU, from /proc/<pid>/schedstat (nanoseconds, unlike /proc/<pid>/stat). */
@@ -27,20 +27,24 @@ export interface StepFigures {
  */
 export async function benchPgWork(engine: 'embedded' | 'postgres', tasks = 1000): Promise<StepFigures[]> {
   const s = await startBenchServer(engine, false);
-  const db = openPostgres({ connectionString: s.databaseUrl + (process.env.BENCH_PG_OPTIONS ?? ''), maxConnections: 1 });
+  const db = openPostgres({ connectionString: s.databaseUrl, maxConnections: 1 });
   try {
     await createTasks(s.admin, tasks, 'work');
     const made = await makeAccount(s.admin, s.url, { type: 'service', maxConcurrentWorkers: 100 });
     const caller = (await s.admin.get(`/api/accounts/${made.id}`)).body as Caller;
-    if (process.env.BENCH_PG_SETUP) await db.exec(process.env.BENCH_PG_SETUP);
-    const [{ pid }] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const totals = { claim: [0, 0], running: [0, 0], completed: [0, 0] };
+    const pid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]?.pid ?? 0;
+    // Per step: backend CPU ms, wall ms.
+    const totals: Record<StepFigures['step'], { cpu: number; wall: number }> = {
+      claim: { cpu: 0, wall: 0 },
+      running: { cpu: 0, wall: 0 },
+      completed: { cpu: 0, wall: 0 },
+    };
     const timed = async (step: keyof typeof totals, fn: () => Promise<unknown>) => {
       const cpu0 = runMs(pid);
       const t0 = performance.now();
       await fn();
-      totals[step][0] += runMs(pid) - cpu0;
-      totals[step][1] += performance.now() - t0;
+      totals[step].cpu += runMs(pid) - cpu0;
+      totals[step].wall += performance.now() - t0;
     };
     for (let i = 0; i < tasks; i++) {
       let workerId = '';
@@ -66,8 +70,8 @@ export async function benchPgWork(engine: 'embedded' | 'postgres', tasks = 1000)
     }
     return (Object.keys(totals) as Array<keyof typeof totals>).map((step) => ({
       step,
-      postgresUs: Math.round((totals[step][0] * 1000) / tasks),
-      wallUs: Math.round((totals[step][1] * 1000) / tasks),
+      postgresUs: Math.round((totals[step].cpu * 1000) / tasks),
+      wallUs: Math.round((totals[step].wall * 1000) / tasks),
     }));
   } finally {
     await db.close();

@@ -15,6 +15,8 @@ export interface ServerConfig {
   /** Whether dataDir is the default (then a PGlite data dir of an earlier buildd is looked for). */
   dataDirIsDefault: boolean;
   databaseUrl: string | undefined;
+  /** Most connections to PostgreSQL this process keeps (BUILDD_DB_POOL). */
+  dbPool: number;
   leaseSeconds: number;
   legacyLeaseSeconds: number;
   renewSeconds: number;
@@ -52,6 +54,8 @@ Options (flag > environment > default):
                                             user cannot enter that home: /var/lib/buildd/postgres)
   --database-url <url>   DATABASE_URL       PostgreSQL URL; when set it is used instead of the
                                             embedded database (several replicas may share it)
+  --db-pool <n>          BUILDD_DB_POOL     connections to PostgreSQL this process keeps at most
+                                            (default 20; each replica has its own)
   --lease-seconds <n>    BUILDD_LEASE_SECONDS   worker lease length (default 60)
   --legacy-lease-seconds <n>  BUILDD_LEGACY_LEASE_SECONDS  lease of a worker claimed by an older
                                             agent that sends no agentId (default 900)
@@ -106,6 +110,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         'database-url': { type: 'string' },
+        'db-pool': { type: 'string' },
         'lease-seconds': { type: 'string' },
         'legacy-lease-seconds': { type: 'string' },
         'renew-seconds': { type: 'string' },
@@ -190,6 +195,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     dataDir: explicitDataDir ?? join(homedir(), '.buildd', 'postgres'),
     dataDirIsDefault: explicitDataDir === undefined,
     databaseUrl,
+    dbPool: int('--db-pool', str('db-pool', 'BUILDD_DB_POOL'), 20, 2, 1000),
     leaseSeconds,
     legacyLeaseSeconds,
     renewSeconds,

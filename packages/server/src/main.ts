@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       openDb({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
+        maxConnections: config.dbPool,
         onError: (err) => log.warn({ err: err.message }, 'database connection error'),
         onPostgresLog: (message) => log.debug({ postgres: message }, 'embedded PostgreSQL'),
       }),

@@ -13,12 +13,24 @@ export type { Db, Queryable } from './types.ts';
 export async function openDb(opts: {
   databaseUrl?: string | undefined;
   dataDir: string;
+  maxConnections?: number;
   onError?: (err: Error) => void;
   onPostgresLog?: (message: string) => void;
 }): Promise<Db & { cluster?: EmbeddedCluster }> {
-  if (opts.databaseUrl) return openPostgres({ connectionString: opts.databaseUrl, onError: opts.onError });
+  if (opts.databaseUrl) {
+    return openPostgres({
+      connectionString: opts.databaseUrl,
+      maxConnections: opts.maxConnections,
+      onError: opts.onError,
+    });
+  }
   const cluster = await startEmbeddedPostgres({ dataDir: opts.dataDir, log: opts.onPostgresLog });
-  const db = openPostgres({ connectionString: cluster.url(), engine: 'embedded', onError: opts.onError });
+  const db = openPostgres({
+    connectionString: cluster.url(),
+    engine: 'embedded',
+    maxConnections: opts.maxConnections,
+    onError: opts.onError,
+  });
   return {
     ...db,
     cluster,

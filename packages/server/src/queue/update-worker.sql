@@ -174,7 +174,9 @@ BEGIN
     started AS (
       UPDATE tasks t SET status = 'running', updated_at = now()
         FROM upd WHERE t.id = upd.task_id AND t.status = 'assigned' RETURNING t.id)
-    SELECT to_jsonb(upd), to_jsonb(cur) - 'task_status', cur.task_status, (SELECT cost_usd FROM usage),
+    -- The row before the PATCH only when the PATCH changed nothing (the caller answers with it then).
+    SELECT to_jsonb(upd), CASE WHEN upd.id IS NULL THEN to_jsonb(cur) - 'task_status' END, cur.task_status,
+           (SELECT cost_usd FROM usage),
            cur.agent_id
       INTO v_worker, v_previous, v_task_status, v_day_cost, v_holder
       FROM cur LEFT JOIN upd ON upd.id = cur.id;

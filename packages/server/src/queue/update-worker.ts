@@ -66,13 +66,12 @@ function reportOf(
 const abortReasonOf = (status: WorkerStatus): AbortReason =>
   status === 'lost' ? 'lease_lost' : status === 'cancelled' ? 'cancelled' : 'finished';
 
-interface Applied {
-  worker: WorkerRow | null;
-  previous: WorkerRow;
+/** `worker` is the row after the PATCH, or null when it changed nothing; then `previous` is the row as it is. */
+type Applied = {
   task_status: string;
   day_cost: number | null;
   holder: string;
-}
+} & ({ worker: WorkerRow; previous: null } | { worker: null; previous: WorkerRow });
 
 /**
  * Applies one progress or completion PATCH from the worker's holder in ONE statement, its own transaction
@@ -109,8 +108,7 @@ export async function updateWorker(
   )[0];
   if (!applied) throw notFound('worker', workerId);
   if (agentId !== undefined && agentId !== applied.holder) throw notHolder();
-  const worker = applied.worker;
-  if (!worker) {
+  if (!applied.worker) {
     return {
       abort: true,
       reason: abortReasonOf(applied.previous.status),
@@ -118,6 +116,7 @@ export async function updateWorker(
       live: false,
     };
   }
+  const worker = applied.worker;
   if (isFinalStatus(status)) return { abort: false, worker };
   if (applied.task_status === 'cancelled') return { abort: true, reason: 'cancelled', worker, live: true };
   // OAuth seats cost nothing per token; API billing and older agents (no auth type) count against the cap.
