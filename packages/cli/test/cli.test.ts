@@ -3,12 +3,14 @@
  * database): logging in, creating and listing, JSON for scripts, exit codes, and the sentences for a
  * wrong key, an unreachable server and an incompatible one.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../../bench/spawn-server.ts';
+import { SecretKeys } from '../../server/src/secrets/secret-keys.ts';
 import { type ApiClient, apiClient, makeAccount } from '../../server/test/support/api.ts';
 import { testEngines } from '../../server/test/support/engines.ts';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
@@ -33,9 +35,11 @@ describe.each((await testEngines()).slice(0, 1))('buildd CLI on %s', (engine) =>
   let admin: ApiClient;
   /** Flags that point a CLI run at the test server with the admin key. */
   let as: (key: string) => Record<string, string>;
+  /** The server's key for stored GitHub tokens, so a test can check which token was stored. */
+  const secretKeys = new SecretKeys(randomBytes(32));
 
   beforeAll(async () => {
-    t = await startTestServer({ engine });
+    t = await startTestServer({ engine, secretKeys });
     admin = apiClient(t.url, t.adminKey);
     as = (key) => ({ ...cliHome().env, BUILDD_SERVER: t.url, BUILDD_API_KEY: key });
   });
@@ -304,6 +308,83 @@ describe.each((await testEngines()).slice(0, 1))('buildd CLI on %s', (engine) =>
     const member = await runCli(['account', 'create', 'sneaky'], as(created.apiKey));
     expect(member.code).toBe(1);
     expect(member.stderr).toContain('Only an admin account may do this.');
+  });
+
+  it("sets and clears a workspace's GitHub repository and token; the token comes from stdin or the environment and is never printed", async () => {
+    const env = as(t.adminKey);
+    await cliJson(['workspace', 'create', 'cli-github', '--model', 'claude-haiku-4-5'], env);
+    const storedToken = async () => {
+      const rows = await t.db.query<{ sealed: string | null }>(
+        `SELECT github_token_sealed AS sealed FROM workspaces WHERE name = 'cli-github'`,
+      );
+      return rows[0]!.sealed === null ? null : secretKeys.open(rows[0]!.sealed);
+    };
+    const token = 'ghp_CliStdinToken0123456789abcdefghijkl';
+
+    // --help names both ways in and offers no flag that takes the token as a value.
+    const help = await runCli(['workspace', 'github', '--help'], env);
+    expect(help.stdout).toContain('--token-stdin');
+    expect(help.stdout).toContain('BUILDD_WORKSPACE_GITHUB_TOKEN');
+    expect(help.stdout).not.toMatch(/^\s+--token[\w-]* </m);
+
+    const set = await runCli(
+      ['workspace', 'github', 'cli-github', '--repo', 'acme/widgets', '--token-stdin'],
+      env,
+      `${token}\n`,
+    );
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('cli-github: GitHub repository acme/widgets; GitHub token set.');
+    expect(set.stdout + set.stderr).not.toContain(token);
+    expect(await storedToken()).toBe(token);
+    const api = await admin.get('/api/workspaces/cli-github');
+    expect(api.body).toMatchObject({
+      hasGithubToken: true,
+      config: { githubRepo: 'acme/widgets', model: 'claude-haiku-4-5' },
+    });
+    expect(JSON.stringify(api.body)).not.toContain(token);
+
+    // show and list say that a token is set, never what it is.
+    const show = await runCli(['workspace', 'show', 'cli-github'], env);
+    expect(show.stdout).toMatch(/^\s*GitHub\s+acme\/widgets$/m);
+    expect(show.stdout).toMatch(/^\s*GitHub token\s+set$/m);
+    const list = await runCli(['workspace', 'list'], env);
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+ACCESS\s+BRANCH\s+REPO\s+GITHUB\s+TOKEN$/m);
+    expect(list.stdout).toMatch(/cli-github\s.*acme\/widgets\s+set$/m);
+    const json = await runCli(['--json', 'workspace', 'show', 'cli-github'], env);
+    for (const r of [show, list, json]) expect(r.stdout + r.stderr).not.toContain(token);
+
+    // A malformed token is refused before it reaches the server, without echoing it.
+    const bad = await runCli(['workspace', 'github', 'cli-github', '--token-stdin'], env, 'ghp_two words\n');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('token: githubToken must be the token alone');
+    expect(bad.stderr).not.toContain('ghp_two');
+    const unset = await runCli(['workspace', 'github', 'cli-github', '--token-env'], env);
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toContain('--token-env: BUILDD_WORKSPACE_GITHUB_TOKEN is not set.');
+    expect(await storedToken()).toBe(token);
+
+    // The variable the help names replaces it; the repository stays.
+    const replacement = 'github_pat_FromTheEnvironment_0123456789';
+    const fromEnv = await cliJson(['workspace', 'github', 'cli-github', '--token-env'], {
+      ...env,
+      BUILDD_WORKSPACE_GITHUB_TOKEN: replacement,
+    });
+    expect(fromEnv).toMatchObject({ hasGithubToken: true, config: { githubRepo: 'acme/widgets' } });
+    expect(JSON.stringify(fromEnv)).not.toContain(replacement);
+    expect(await storedToken()).toBe(replacement);
+
+    const cleared = await runCli(['workspace', 'github', 'cli-github', '--clear-token', '--clear-repo'], env);
+    expect(cleared.code).toBe(0);
+    expect(cleared.stdout).toContain(
+      'cli-github: no GitHub repository (no pull requests); GitHub token not set.',
+    );
+    expect(await storedToken()).toBeNull();
+    const after = (await admin.get('/api/workspaces/cli-github')).body;
+    expect(after).toMatchObject({ hasGithubToken: false, config: { model: 'claude-haiku-4-5' } });
+    expect(after.config.githubRepo).toBeUndefined();
+    expect((await runCli(['workspace', 'show', 'cli-github'], env)).stdout).toMatch(
+      /^\s*GitHub token\s+not set$/m,
+    );
   });
 
   it('reports usage per day with the cap: admins see every account, members their own', async () => {

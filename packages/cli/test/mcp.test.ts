@@ -133,6 +133,32 @@ describe.each(await testEngines())('buildd mcp on %s', (engine) => {
     }
   });
 
+  it('says whether a workspace has a GitHub token, never shows it, and offers no tool that takes one', async () => {
+    // Last in the file: create_task above relies on a single workspace.
+    const token = 'ghp_McpNeverSeesThis0123456789abcdefgh';
+    const created = await apiClient(t.url, t.adminKey).post('/api/workspaces', {
+      name: 'mcp-github',
+      config: { githubRepo: 'acme/widgets' },
+      githubToken: token,
+    });
+    expect(created.status).toBe(201);
+    const mcp = await connect(t.url, t.adminKey);
+    try {
+      const { tools } = await mcp.listTools();
+      for (const x of tools) expect(JSON.stringify(x.inputSchema)).not.toMatch(/token/i);
+      const listing = tools.find((x) => x.name === 'list_workspaces')!;
+      expect(listing.description).toContain('buildd workspace github');
+      const r = (await mcp.callTool({ name: 'list_workspaces', arguments: {} })) as ToolResult;
+      expect(r.content[0]!.text).toMatch(/mcp-github .*github acme\/widgets \(token set\)/);
+      expect(JSON.stringify(r)).not.toContain(token);
+      expect(JSON.parse(r.content[1]!.text).items).toContainEqual(
+        expect.objectContaining({ name: 'mcp-github', hasGithubToken: true }),
+      );
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it('answers a wrong key with a tool error carrying the sentence', async () => {
     const mcp = await connect(t.url, `buildd_user_${'z'.repeat(43)}`);
     try {

@@ -2,6 +2,7 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real buildd
  * server, with a real agent running the Claude Agent SDK against the scripted fake Messages API.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,7 @@ import {
   write,
 } from '../../agent/test/support/fake-anthropic.ts';
 import { makeOrigin, type Origin } from '../../agent/test/support/git-fixtures.ts';
+import { SecretKeys } from '../../server/src/secrets/secret-keys.ts';
 import { type ApiClient, apiClient, makeAccount } from '../../server/test/support/api.ts';
 import { testEngines } from '../../server/test/support/engines.ts';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
@@ -40,6 +42,8 @@ const htmlReply = '<b id="injected">bold</b><img src=x onerror=alert(2)> Wrote h
 const palette = Array.from({ length: 260 }, (_, i) => `colour ${i + 1}`).join('\n');
 
 let server: TestServer;
+/** The server's key for stored GitHub tokens, so a test can check which token the form stored. */
+const secretKeys = new SecretKeys(randomBytes(32));
 let admin: ApiClient;
 let anthropic: FakeAnthropic;
 let chrome: BrowserHandle;
@@ -54,7 +58,7 @@ const hookDeliveries: string[] = [];
 beforeAll(async () => {
   buildDashboard();
   const [engine] = await testEngines();
-  server = await startTestServer({ engine, leaseSeconds: 6, renewSeconds: 1 });
+  server = await startTestServer({ engine, leaseSeconds: 6, renewSeconds: 1, secretKeys });
   admin = apiClient(server.url, server.adminKey);
   // The tasks run in a real git repository with a local bare origin, so they end with a branch and a commit.
   root = mkdtempSync(join(tmpdir(), 'buildd-dash-git-'));
@@ -563,6 +567,49 @@ describe('the dashboard in a browser', () => {
         maxTurns: 20,
       },
     });
+    // The GitHub token is write-only: set through the form, the page says "set" and never holds it.
+    const ghToken = 'ghp_DashboardFormToken0123456789abcdef';
+    const storedToken = async () => {
+      const rows = await server.db.query<{ sealed: string | null }>(
+        'SELECT github_token_sealed AS sealed FROM workspaces WHERE id = $1',
+        [saved.id],
+      );
+      return rows[0]!.sealed === null ? null : secretKeys.open(rows[0]!.sealed);
+    };
+    const tokenField = page.getByLabel('GitHub token', { exact: true });
+    await page.getByText('GitHub token: not set', { exact: true }).waitFor();
+    expect(await tokenField.getAttribute('type')).toBe('password');
+    await tokenField.fill(ghToken);
+    const patched = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/workspaces/${saved.id}`) && r.request().method() === 'PATCH',
+    );
+    await page.getByRole('button', { name: 'Save' }).click();
+    const answer = await (await patched).text();
+    expect(JSON.parse(answer)).toMatchObject({ hasGithubToken: true });
+    expect(answer).not.toContain(ghToken);
+    await page.getByText('GitHub token: set', { exact: true }).waitFor();
+    expect(await tokenField.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(ghToken);
+    expect(await storedToken()).toBe(ghToken);
+    const withToken = await admin.get('/api/workspaces/restricted-one');
+    expect(withToken.body).toMatchObject({ hasGithubToken: true, config: { githubRepo: 'acme/web' } });
+    expect(JSON.stringify(withToken.body)).not.toContain(ghToken);
+    // Saving other fields with the token field empty keeps the token.
+    await page.getByLabel('Max turns').fill('21');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect
+      .poll(async () => (await admin.get('/api/workspaces/restricted-one')).body.config.maxTurns, patiently)
+      .toBe(21);
+    expect(await storedToken()).toBe(ghToken);
+    await page.reload();
+    await page.getByText('GitHub token: set', { exact: true }).waitFor();
+    expect(await page.content()).not.toContain(ghToken);
+    // "Remove token" clears it.
+    await page.getByLabel('Remove token').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('GitHub token: not set', { exact: true }).waitFor();
+    expect(await storedToken()).toBeNull();
+    expect((await admin.get('/api/workspaces/restricted-one')).body.hasGithubToken).toBe(false);
     await page.getByLabel('Grant an account').selectOption({ label: 'mia (user)' });
     await page.getByRole('button', { name: 'Add with claim and create' }).click();
     await page.getByLabel('mia can create').waitFor();

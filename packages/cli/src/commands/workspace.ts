@@ -4,6 +4,7 @@ import { amountArg, collect, intArg } from '../args.ts';
 import { action } from '../context.ts';
 import { usageError } from '../exit-codes.ts';
 import { details, table, usd } from '../output.ts';
+import { githubTokenText, workspaceGithubCommand } from './workspace-github.ts';
 
 interface CreateOptions {
   repo?: string;
@@ -102,6 +103,9 @@ export function workspaceCommands(program: Command): void {
                 { header: 'ACCESS', value: (w) => w.access },
                 { header: 'BRANCH', value: (w) => w.defaultBranch },
                 { header: 'REPO', value: (w) => w.repoUrl ?? '(scratch dir)', max: 60 },
+                { header: 'GITHUB', value: (w) => w.config.githubRepo ?? '-', max: 40 },
+                // Whether a token is set, never the token (the API does not return it).
+                { header: 'TOKEN', value: (w) => githubTokenText(w) ?? '-' },
               ],
               'No workspaces.',
             ),
@@ -137,6 +141,8 @@ export function workspaceCommands(program: Command): void {
             ['Budget', c.budgetUsd === undefined ? undefined : usd(c.budgetUsd)],
             ['Prefix', c.branchPrefix],
             ['Push', c.push === false ? 'no' : undefined],
+            ['GitHub', c.githubRepo],
+            ['GitHub token', githubTokenText(w)],
             ['Notes', c.instructions],
             ['Created', w.createdAt],
           ]),
@@ -144,6 +150,8 @@ export function workspaceCommands(program: Command): void {
         return 0;
       }),
     );
+
+  workspaceGithubCommand(workspace);
 
   workspace
     .command('members')

@@ -166,15 +166,27 @@ export const tools: ToolSpec[] = [
       return { text: `Answered task ${taskId}.`, data: t };
     },
   }),
+  // No tool takes a workspace's GitHub token, on purpose: whatever a tool receives sits in the model's
+  // context (and its transcripts), so the secret would leak there. A person sets it with
+  // `buildd workspace github <ws> --token-stdin` or on the dashboard's workspace page; tools only say
+  // whether one is set, as the API does.
   tool({
     name: 'list_workspaces',
     title: 'List buildd workspaces',
-    description: 'Workspaces you can put tasks in (usually one git repository each).',
+    description:
+      'Workspaces you can put tasks in (usually one git repository each), with their GitHub repository and whether a GitHub token is set. The token itself is never shown and cannot be set here: a person sets it with `buildd workspace github <workspace> --token-stdin` or on the dashboard.',
     input: z.object({}),
     readOnly: true,
     async run(client) {
       const page = await client.get<{ items: Workspace[] }>('/api/workspaces', { query: { limit: 500 } });
-      const lines = page.items.map((w) => `${w.id}  ${w.name}  ${w.repoUrl ?? '(no repository)'}`);
+      const lines = page.items.map((w) => {
+        const github = w.config.githubRepo
+          ? `  github ${w.config.githubRepo}${w.hasGithubToken ? ' (token set)' : ''}`
+          : w.hasGithubToken
+            ? '  (GitHub token set)'
+            : '';
+        return `${w.id}  ${w.name}  ${w.repoUrl ?? '(no repository)'}${github}`;
+      });
       return { text: lines.length ? lines.join('\n') : 'No workspaces.', data: page };
     },
   }),

@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import type { Me, WorkspaceSettings, WorkspaceView } from '../types.ts';
@@ -42,8 +42,14 @@ function formOf(w: WorkspaceView): Form {
   };
 }
 
+/** The body's `githubToken`: a new token to set, null to remove it, undefined to keep it. */
+function tokenOf(typed: string, remove: boolean): string | null | undefined {
+  if (remove) return null;
+  return typed.trim() || undefined;
+}
+
 /** The body for POST/PATCH: only what is set, so server defaults apply to the rest. */
-function bodyOf(f: Form, existing: WorkspaceView | undefined) {
+function bodyOf(f: Form, existing: WorkspaceView | undefined, githubToken: string | null | undefined) {
   const config: WorkspaceSettings = { ...(existing?.config ?? {}) };
   const put = <K extends keyof WorkspaceSettings>(k: K, v: WorkspaceSettings[K] | undefined) => {
     if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) delete config[k];
@@ -64,6 +70,7 @@ function bodyOf(f: Form, existing: WorkspaceView | undefined) {
     access: f.access,
     maxRunningTasks: f.maxRunningTasks ? Number(f.maxRunningTasks) : null,
     config,
+    ...(githubToken !== undefined ? { githubToken } : {}),
   };
 }
 
@@ -72,6 +79,10 @@ export function WorkspacePage({ id, me }: { id?: string; me: Me }) {
   const ws = useLoad<WorkspaceView>(id ? `/api/workspaces/${encodeURIComponent(id)}` : null);
   const [form, setForm] = useState<Form>(blank);
   const [saved, setSaved] = useState(false);
+  // The GitHub token is write-only: an uncontrolled field (React never mirrors it into the page's HTML),
+  // emptied after each save; the API only ever says whether one is set.
+  const tokenInput = useRef<HTMLInputElement>(null);
+  const [removeToken, setRemoveToken] = useState(false);
   const action = useAction();
   const admin = me.account.level === 'admin';
   useEffect(() => {
@@ -84,13 +95,15 @@ export function WorkspacePage({ id, me }: { id?: string; me: Me }) {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setSaved(false);
-    const body = bodyOf(form, ws.data);
+    const body = bodyOf(form, ws.data, tokenOf(tokenInput.current?.value ?? '', removeToken));
     const result = await action.run(() =>
       id
         ? api.patch<WorkspaceView>(`/api/workspaces/${ws.data?.id ?? id}`, body)
         : api.post<WorkspaceView>('/api/workspaces', body),
     );
     if (!result) return;
+    if (tokenInput.current) tokenInput.current.value = '';
+    setRemoveToken(false);
     if (id) {
       ws.setData(result);
       setSaved(true);
@@ -151,6 +164,39 @@ export function WorkspacePage({ id, me }: { id?: string; me: Me }) {
                 />
               )}
             </Field>
+          </div>
+          <div className="grid">
+            <Field
+              label="GitHub token"
+              hint="Write-only: stored encrypted, never shown again. Empty keeps the current one."
+            >
+              {(fid, hint) => (
+                <input
+                  id={fid}
+                  ref={tokenInput}
+                  aria-describedby={hint}
+                  type="password"
+                  autoComplete="new-password"
+                  disabled={removeToken}
+                  placeholder={
+                    ws.data?.hasGithubToken ? '(set: type a new one to replace it)' : 'github_pat_…'
+                  }
+                />
+              )}
+            </Field>
+            <div className="field">
+              <p className="note">GitHub token: {ws.data?.hasGithubToken ? 'set' : 'not set'}</p>
+              {ws.data?.hasGithubToken ? (
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={removeToken}
+                    onChange={(e) => setRemoveToken(e.target.checked)}
+                  />{' '}
+                  Remove token
+                </label>
+              ) : null}
+            </div>
           </div>
           <label className="check">
             <input type="checkbox" checked={form.push} onChange={set('push')} /> Agents push task branches to

@@ -49,6 +49,8 @@ export interface TestServerOptions {
   eventLimits?: Partial<EventLimits>;
   /** How often the agent channel pings its peers (one that misses a pong is dropped). */
   channelPingMs?: number;
+  /** The key stored GitHub tokens are sealed with (a test that opens them passes its own; default ephemeral). */
+  secretKeys?: SecretKeys;
 }
 
 let inProcessCount = 0;
@@ -81,6 +83,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         port: 0,
         reapIntervalSeconds: opts.reapIntervalSeconds ?? 3600,
         channelPingMs: opts.channelPingMs,
+        secretKeys: opts.secretKeys,
       });
   const adminKey = newApiKey('user');
   await ensureAdmin(db, adminKey);
