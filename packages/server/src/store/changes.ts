@@ -46,12 +46,27 @@ export async function changeHead(db: Queryable): Promise<ChangePosition> {
   return rows[0] ?? { tx: '0', id: '0' };
 }
 
-/** Forgets change rows older than the retention; a client resuming from before that starts at the oldest. */
+/**
+ * Forgets change rows older than the retention; a client resuming from before that starts at the oldest.
+ * The log's only index is its position, which follows time (a row's `created_at` is its transaction's
+ * start, its `tx` the id that transaction got): everything before the first row young enough to keep goes,
+ * a range of that index. Only a log with nothing young enough (an idle server) is deleted by age.
+ */
 export async function pruneChanges(db: Queryable, keepSeconds: number): Promise<number> {
-  const rows = await db.query(
-    'DELETE FROM changes WHERE created_at < now() - make_interval(secs => $1) RETURNING 1',
+  const kept = await db.query<ChangePosition>(
+    `SELECT tx::text AS tx, id::text AS id FROM changes
+      WHERE created_at >= now() - make_interval(secs => $1) ORDER BY tx, id LIMIT 1`,
     [keepSeconds],
   );
+  const first = kept[0];
+  const rows = first
+    ? await db.query('DELETE FROM changes WHERE (tx, id) < ($1::xid8, $2::bigint) RETURNING 1', [
+        first.tx,
+        first.id,
+      ])
+    : await db.query('DELETE FROM changes WHERE created_at < now() - make_interval(secs => $1) RETURNING 1', [
+        keepSeconds,
+      ]);
   return rows.length;
 }
 
