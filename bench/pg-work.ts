@@ -5,6 +5,7 @@ import { claimTasks } from '../packages/server/src/queue/claim.ts';
 import { updateWorker } from '../packages/server/src/queue/update-worker.ts';
 import { makeAccount } from '../packages/server/test/support/api.ts';
 import { createTasks, startBenchServer } from './server-lifecycle.ts';
+import { readStatements, resetStatements, type StatementFigures } from './statements.ts';
 
 /** Milliseconds a process has run on a CPU, from /proc/<pid>/schedstat (nanoseconds, unlike /proc/<pid>/stat). */
 function runMs(pid: number): number {
@@ -25,8 +26,12 @@ export interface StepFigures {
  * database, the backend's CPU read from /proc. What the 32-claimer run costs beyond this is contention
  * (lock waits, context switches) and the HTTP server.
  */
-export async function benchPgWork(engine: 'embedded' | 'postgres', tasks = 1000): Promise<StepFigures[]> {
-  const s = await startBenchServer(engine, false);
+export async function benchPgWork(
+  engine: 'embedded' | 'postgres',
+  tasks = 1000,
+): Promise<{ steps: StepFigures[]; statements?: StatementFigures[] }> {
+  const withStatements = process.env.BENCH_STATEMENTS === '1' && engine === 'embedded';
+  const s = await startBenchServer(engine, withStatements);
   const db = openPostgres({ connectionString: s.databaseUrl, maxConnections: 1 });
   try {
     await createTasks(s.admin, tasks, 'work');
@@ -46,6 +51,7 @@ export async function benchPgWork(engine: 'embedded' | 'postgres', tasks = 1000)
       totals[step].cpu += runMs(pid) - cpu0;
       totals[step].wall += performance.now() - t0;
     };
+    if (withStatements) await resetStatements(s.databaseUrl);
     for (let i = 0; i < tasks; i++) {
       let workerId = '';
       await timed('claim', async () => {
@@ -68,11 +74,13 @@ export async function benchPgWork(engine: 'embedded' | 'postgres', tasks = 1000)
         updateWorker(db, caller, workerId, undefined, { status: 'completed', summary: 'ok' }, 60),
       );
     }
-    return (Object.keys(totals) as Array<keyof typeof totals>).map((step) => ({
+    const statements = withStatements ? await readStatements(s.databaseUrl, tasks) : undefined;
+    const steps = (Object.keys(totals) as Array<keyof typeof totals>).map((step) => ({
       step,
       postgresUs: Math.round((totals[step].cpu * 1000) / tasks),
       wallUs: Math.round((totals[step].wall * 1000) / tasks),
     }));
+    return { steps, ...(statements ? { statements } : {}) };
   } finally {
     await db.close();
     await s.stop();

@@ -45,11 +45,12 @@ if (!only || only === 'pgwork') {
   );
   const { benchPgWork } = await import('./pg-work.ts');
   for (const engine of engines) {
-    const steps = await benchPgWork(engine, Number(process.env.BENCH_WORK_TASKS ?? 1000));
+    const { steps, statements } = await benchPgWork(engine, Number(process.env.BENCH_WORK_TASKS ?? 1000));
     const total = steps.reduce((sum, x) => sum + x.postgresUs, 0);
     console.log(
       `${engine.padEnd(9)} ${steps.map((x) => `${x.step} ${x.postgresUs} µs (wall ${x.wallUs})`).join('   ')}   = ${total} µs of PostgreSQL CPU per lifecycle`,
     );
+    if (statements) for (const line of statementLines(statements)) console.log(line);
   }
 }
 

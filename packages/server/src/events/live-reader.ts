@@ -174,6 +174,16 @@ export class LiveReader {
     do {
       this.changesAgain = false;
       this.rounds++;
+      if (this.feeds.size === 0 && this.tasks.size === 0) {
+        // Nobody to hand rows to (an agents-only server): only the position moves on, without reading and
+        // parsing every snapshot; a feed that joins reads its backlog itself. One that joined meanwhile
+        // gets a full read instead.
+        const newest = await changeHead(this.db);
+        if (this.feeds.size === 0 && this.tasks.size === 0) {
+          if (comparePositions(newest, this.head) > 0) this.head = newest;
+        } else this.changesAgain = true;
+        continue;
+      }
       const { rows, pending } = await changesAfter(this.db, this.head, batch);
       if (rows.length === batch) this.changesAgain = true;
       else if (pending && !this.retry) {

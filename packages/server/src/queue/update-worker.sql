@@ -25,7 +25,8 @@ RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   v_cause text := COALESCE(w.exit_cause, 'error');
   v_retry boolean := (p_finish -> 'retryableCauses') ? COALESCE(w.exit_cause, 'error');
-  v_result jsonb := (SELECT jsonb_object_agg(f.key, to_jsonb(w) -> f.value)
+  v_row jsonb := to_jsonb(w);
+  v_result jsonb := (SELECT jsonb_object_agg(f.key, v_row -> f.value)
                        FROM jsonb_each_text(p_finish -> 'resultColumns') f);
   v_left text;
 BEGIN
