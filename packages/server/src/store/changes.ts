@@ -40,8 +40,9 @@ export async function changesAfter(
 /** The newest safe position (a reader starting now begins after it); the origin for an empty log. */
 export async function changeHead(db: Queryable): Promise<ChangePosition> {
   const rows = await db.query<ChangePosition>(
-    `SELECT tx::text AS tx, id::text AS id FROM changes
-      WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx DESC, id DESC LIMIT 1`,
+    // Ordered by the columns (c.), not by the text the output names: that would sort every row.
+    `SELECT c.tx::text AS tx, c.id::text AS id FROM changes c
+      WHERE c.tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY c.tx DESC, c.id DESC LIMIT 1`,
   );
   return rows[0] ?? { tx: '0', id: '0' };
 }
@@ -54,8 +55,8 @@ export async function changeHead(db: Queryable): Promise<ChangePosition> {
  */
 export async function pruneChanges(db: Queryable, keepSeconds: number): Promise<number> {
   const kept = await db.query<ChangePosition>(
-    `SELECT tx::text AS tx, id::text AS id FROM changes
-      WHERE created_at >= now() - make_interval(secs => $1) ORDER BY tx, id LIMIT 1`,
+    `SELECT c.tx::text AS tx, c.id::text AS id FROM changes c
+      WHERE c.created_at >= now() - make_interval(secs => $1) ORDER BY c.tx, c.id LIMIT 1`,
     [keepSeconds],
   );
   const first = kept[0];
