@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 // `npm run bench`: prints figures to compare between runs. Not a test: nothing here passes or fails on time.
 import { agentLines, benchAgent } from './agent-overhead.ts';
 import { benchEmbeddedStart, startLines } from './embedded-start.ts';
@@ -20,6 +21,11 @@ if (!only || only === 'server') {
   console.log(
     '# server: full task lifecycles through HTTP (claim → running → completed), 32 concurrent claimers, against the SQL ceiling (the minimal lifecycle from a Node client, bench/sql-ceiling.ts) on the same database before and after; then event ingestion (100 workers × 20 batches of 50 events)',
   );
+  const { measureHttpFloor } = await import('./http-floor.ts');
+  const floor = await measureHttpFloor(Number(process.env.BENCH_TASKS ?? 3000));
+  console.log(
+    `http floor ${floor.lifecyclesPerSecond} lifecycles/s   CPU per lifecycle: server ${floor.serverCpuMs} ms, clients ${floor.clientCpuMs} ms   (the same three calls answered by @hono/node-server with canned answers: no auth, no validation, no database)`,
+  );
   for (const engine of engines) {
     const { lifecycles: f, ingestion: e } = await benchServer(
       engine,
@@ -31,6 +37,16 @@ if (!only || only === 'server') {
     );
     console.log(
       `${''.padEnd(9)} ceiling claim p50 ${f.ceiling.map((c) => c.claimP50Ms).join(' / ')} ms   p99 ${f.ceiling.map((c) => c.claimP99Ms).join(' / ')} ms   CPU per lifecycle: postgres ${f.ceiling.map((c) => c.postgresCpuMs).join(' / ')} ms, client ${f.ceiling.map((c) => c.clientCpuMs).join(' / ')} ms   WAL ${f.ceiling.map((c) => c.walBytes).join(' / ')} B`,
+    );
+    // Both floors on the same cores: the ceiling's PostgreSQL work plus the HTTP floor's, with nothing of
+    // buildd's own. What a perfect HTTP wrapper of the minimal SQL could reach here.
+    const meanCeilingCpu =
+      f.ceiling.reduce((sum, c) => sum + c.postgresCpuMs + c.clientCpuMs, 0) / f.ceiling.length;
+    const bound = Math.round(
+      (1000 * availableParallelism()) / (meanCeilingCpu + floor.serverCpuMs + floor.clientCpuMs),
+    );
+    console.log(
+      `${''.padEnd(9)} a perfect HTTP wrapper of the ceiling would need ${(meanCeilingCpu + floor.serverCpuMs + floor.clientCpuMs).toFixed(2)} ms of CPU per lifecycle: at most ${bound}/s on ${availableParallelism()} cores (buildd: ${(f.serverCpuMsPerLifecycle + f.postgresCpuMsPerLifecycle + f.clientCpuMsPerLifecycle).toFixed(2)} ms)`,
     );
     console.log(
       `${''.padEnd(9)} ingestion ${e.eventsPerSecond} events/s stored (${e.events} in ${e.seconds} s)   append p50 ${e.appendP50Ms} ms   p99 ${e.appendP99Ms} ms   CPU per 1,000 events: server ${e.serverCpuMsPerThousandEvents} ms, postgres ${e.postgresCpuMsPerThousandEvents} ms`,
