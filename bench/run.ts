@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
 // `npm run bench`: prints figures to compare between runs. Not a test: nothing here passes or fails on time.
+import { availableParallelism } from 'node:os';
 import { agentLines, benchAgent } from './agent-overhead.ts';
 import { benchEmbeddedStart, startLines } from './embedded-start.ts';
 import { benchServer } from './server-lifecycle.ts';
