@@ -115,6 +115,7 @@ describe('spare worktree', () => {
     ['an extra file', (spare: string) => writeFileSync(join(spare, 'planted.txt'), 'x\n')],
     ['an ignored file', (spare: string) => writeFileSync(join(spare, 'build'), 'x\n')],
     ['a modified tracked file', (spare: string) => writeFileSync(join(spare, 'README.md'), 'planted\n')],
+    ['no .git file (half made when the agent died)', (spare: string) => rmSync(join(spare, '.git'))],
     ['a broken .git file', (spare: string) => writeFileSync(join(spare, '.git'), 'gitdir: /nowhere\n')],
     [
       'a .git file of another repository',

@@ -31,8 +31,12 @@ export function sparePath(dataDir: string, cacheDir: string): string {
 /** Gives up on a refill that takes longer (a huge repository on a busy disk): the next task refills. */
 const refillTimeoutMs = 300_000;
 const refills = new Map<string, Promise<void>>();
-/** Caches whose spares cannot be moved (git refuses to move a worktree with submodules). */
-const unmovable = new Set<string>();
+/**
+ * Caches that get no more spares while this agent runs: git refused to move one (it does for a worktree
+ * with submodules), or a fresh one was not clean (line-ending or case-collision quirks). Each task would
+ * otherwise pay for dropping a spare it cannot use.
+ */
+const noSpares = new Set<string>();
 
 /**
  * Turn the cache's spare into the checkout at `dir` on `branch` at `startSha`, as `git worktree add -B
@@ -57,7 +61,7 @@ export async function takeSpare(input: {
   try {
     await git(cacheDir, ['worktree', 'move', '--', spare, dir], opts);
   } catch (error) {
-    if (!signal?.aborted) unmovable.add(cacheDir);
+    if (!signal?.aborted) noSpares.add(cacheDir);
     await dropWorktree(cacheDir, spare, null);
     await dropWorktree(cacheDir, dir, null);
     if (signal?.aborted) throw error;
@@ -120,7 +124,7 @@ export function refillSpare(input: {
   log?: (level: 'debug', message: string, fields?: Record<string, unknown>) => void;
 }): void {
   const { dataDir, cacheDir, defaultBranch } = input;
-  if (refills.has(cacheDir) || unmovable.has(cacheDir) || input.signal?.aborted) return;
+  if (refills.has(cacheDir) || noSpares.has(cacheDir) || input.signal?.aborted) return;
   const timeout = AbortSignal.timeout(refillTimeoutMs);
   const signal = input.signal ? AbortSignal.any([input.signal, timeout]) : timeout;
   const spare = sparePath(dataDir, cacheDir);
@@ -140,6 +144,11 @@ export function refillSpare(input: {
     } catch (error) {
       await dropWorktree(cacheDir, spare, null).catch(() => undefined);
       throw error;
+    }
+    if (!(await spareIsUsable(cacheDir, spare))) {
+      noSpares.add(cacheDir);
+      await dropWorktree(cacheDir, spare, null);
+      throw new Error('a fresh spare worktree is not clean: no more spares for this repository');
     }
   })
     .catch((error: unknown) =>
