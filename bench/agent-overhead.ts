@@ -33,7 +33,7 @@ interface TaskTimes {
 
 /** One task's parts, in ms. */
 export interface TaskParts {
-  /** Claim answered → query() called: spool, PATCH running, fetch or clone, `git worktree add`. */
+  /** Claim answered → query() called: spool, PATCH running, fetch or clone, the checkout (spare or `worktree add`). */
   prepare: number;
   /** The git part of `prepare` (runTask's prepareMs). */
   prepareGit: number;
@@ -280,7 +280,7 @@ export function agentLines(f: AgentFigures): string[] {
   const rss = f.idleRssMb;
   return [
     `agent  prepare  ${part('prepare')}   claim answered → query() called`,
-    `agent    of it git fetch/clone + worktree add  ${part('prepareGit')}`,
+    `agent    of it git fetch/clone + checkout     ${part('prepareGit')}`,
     `agent  finish   ${part('finish')}   SDK ended → final PATCH answered`,
     `agent    of it commit + diff stats + push  ${part('publish')}`,
     `agent    of it worktree removal            ${part('removal')}`,

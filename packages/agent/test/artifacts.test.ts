@@ -78,7 +78,7 @@ describe('branch diff', () => {
     writeFileSync(join(repo, 'src/big.txt'), Array.from({ length: 200 }, (_, i) => `line ${i}`).join('\n'));
     gitSync(repo, ['add', '-A']);
     gitSync(repo, ['commit', '--quiet', '-m', 'change']);
-    const checkout = { dir: repo, branch: 'main', repo: { cacheDir: repo, baseSha } };
+    const checkout = { dir: repo, branch: 'main', repo: { cacheDir: repo, baseSha, adminDir: null } };
 
     const full = (await branchDiff(checkout))!.toString();
     expect(full.trim()).toBe(gitSync(repo, ['diff', `${baseSha}...HEAD`]));

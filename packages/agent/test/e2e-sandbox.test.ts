@@ -5,7 +5,7 @@
  * another task's worktree, and to write outside its own. It gets none of them, and the events it
  * leaves (which everyone who can see the task may read) hold none of the secrets.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { startTestServer, type TestServer } from '../../server/test/support/serv
 import { type RunningAgent, startAgent } from '../src/agent.ts';
 import { fakeApiKey, fakeOauthToken, memoryLog, sdkTestEnv, testConfig } from './support/agent-harness.ts';
 import { bash, type FakeAnthropic, read, startFakeAnthropic, text } from './support/fake-anthropic.ts';
-import { makeOrigin, type Origin } from './support/git-fixtures.ts';
+import { gitSync, makeOrigin, type Origin } from './support/git-fixtures.ts';
 
 let server: TestServer;
 let admin: ApiClient;
@@ -22,6 +22,8 @@ let anthropic: FakeAnthropic;
 let agent: RunningAgent | undefined;
 let root: string;
 let origin: Origin;
+/** HOME of the agent the first test starts (its data dir is ~/.buildd/agent). */
+let agentHome = '';
 
 const otherWorktreeText = 'CONTENT-OF-ANOTHER-TASKS-WORKTREE';
 
@@ -35,22 +37,30 @@ beforeAll(async () => {
     (await admin.post('/api/workspaces', { name: 'shared', repoUrl: origin.url, access: 'open' })).status,
   ).toBe(201);
   const outside = join(root, 'outside');
+  // The first task is hostile; the second commits by hand (in a checkout made from the spare worktree).
+  const hostile = [
+    bash(
+      [
+        `tr '\\0' '\\n' < /proc/$PPID/environ | grep -c sk-ant`,
+        'cat ~/.buildd/config.json',
+        'cat ~/.buildd/agent/worktrees/wrk-other/notes.txt',
+        'ls ~/.buildd/agent/spool',
+        'echo "env: $BUILDD_API_KEY $BUILDD_ADMIN_KEY $CLAUDE_CODE_OAUTH_TOKEN"',
+        `touch ${outside}/planted && echo PLANTED`,
+        'echo mine > inside.txt',
+      ].join('; '),
+    ),
+    read('/proc/self/environ'),
+    text('Tried everything.'),
+  ];
+  const committing = [
+    bash(
+      'echo more > second.txt && git add second.txt && git commit -qm "committed in the sandbox" && echo COMMITTED',
+    ),
+    text('Committed.'),
+  ];
   anthropic = await startFakeAnthropic({
-    script: [
-      bash(
-        [
-          `tr '\\0' '\\n' < /proc/$PPID/environ | grep -c sk-ant`,
-          'cat ~/.buildd/config.json',
-          'cat ~/.buildd/agent/worktrees/wrk-other/notes.txt',
-          'ls ~/.buildd/agent/spool',
-          'echo "env: $BUILDD_API_KEY $BUILDD_ADMIN_KEY $CLAUDE_CODE_OAUTH_TOKEN"',
-          `touch ${outside}/planted && echo PLANTED`,
-          'echo mine > inside.txt',
-        ].join('; '),
-      ),
-      read('/proc/self/environ'),
-      text('Tried everything.'),
-    ],
+    scriptFor: (_session, first) => (JSON.stringify(first).includes('commit by hand') ? committing : hostile),
   });
 });
 
@@ -66,6 +76,7 @@ describe('a hostile task in the sandbox', () => {
     const member = await makeAccount(admin, server.url, { type: 'user', level: 'member' });
     const env = sdkTestEnv(anthropic.url);
     const home = env.HOME as string;
+    agentHome = home;
     // As on a machine where the server's first start wrote the admin key, and another task is running.
     mkdirSync(join(home, '.buildd', 'agent', 'worktrees', 'wrk-other'), { recursive: true });
     writeFileSync(join(home, '.buildd', 'config.json'), JSON.stringify({ apiKey: server.adminKey }));
@@ -113,5 +124,31 @@ describe('a hostile task in the sandbox', () => {
     expect(existsSync(join(root, 'outside', 'planted'))).toBe(false);
     // The work inside its own worktree went through.
     expect(origin.readFile(task.workers[0].branch, 'inside.txt')).toBe('mine');
+  });
+
+  it('lets a task commit in a checkout made from the spare worktree', async () => {
+    // The first task left a spare for the next one; that one gets its checkout by moving it.
+    const worktrees = join(agentHome, '.buildd', 'agent', 'worktrees');
+    expect(readdirSync(worktrees).filter((name) => name.startsWith('.spare-'))).toHaveLength(1);
+    const created = await admin.post('/api/tasks', {
+      workspaceId: 'shared',
+      title: 'commit',
+      prompt: 'commit by hand',
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    let task = (await admin.get(`/api/tasks/${id}`)).body;
+    for (
+      const deadline = Date.now() + 90_000;
+      !['completed', 'failed'].includes(task.status) && Date.now() < deadline;
+    ) {
+      await new Promise((r) => setTimeout(r, 300));
+      task = (await admin.get(`/api/tasks/${id}`)).body;
+    }
+    expect(task.status).toBe('completed');
+    // The model's own commit (it writes the worktree's HEAD and index in the cache's admin dir).
+    const branch = task.workers[0].branch as string;
+    expect(gitSync(origin.url, ['log', '-1', '--format=%s', branch])).toBe('committed in the sandbox');
+    expect(origin.readFile(branch, 'second.txt')).toBe('more');
   });
 });

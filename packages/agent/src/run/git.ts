@@ -2,80 +2,32 @@
  * Git worktree isolation for task runs, through the `git` CLI.
  *
  * Per repository the agent keeps one cached clone under `<dataDir>/repos/<name>`; it is cloned once
- * and only fetched afterwards, so a task starts in the time of a fetch plus a checkout. Each task
- * gets its own worktree on its own branch from `origin/<defaultBranch>`, and the worktree is removed
- * after the run. A workspace without a repository runs in an empty scratch directory instead.
+ * and only fetched afterwards. Each task gets its own worktree `<dataDir>/worktrees/<workerId>` on its
+ * own branch from `origin/<defaultBranch>` (or from the branch an earlier attempt pushed), removed
+ * after the run. Writing a worktree's files is the slow part of a start, so the clone keeps a spare
+ * worktree made ahead of time, off the task's critical path (worktree.ts): a task takes it by moving
+ * it and checking its branch out, and a refill in the background makes the next one. So a task starts
+ * in the time of a fetch plus a checkout of what differs. A workspace without a repository runs in an
+ * empty scratch directory instead.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Workspace } from '@buildd/protocol';
+import { GitError, git, withRepoLock } from './git-command.ts';
+import { adminDirOf, dropWorktree, refillSpare, sparePath, takeSpare } from './worktree.ts';
 
-/** A git command failed; the message holds the command and git's own stderr. */
-export class GitError extends Error {
-  override name = 'GitError';
-}
-
-/** Identity of the agent's commits: the run's HOME may be temporary, so git has no user config. */
-export const agentIdentity = {
-  GIT_AUTHOR_NAME: 'buildd agent',
-  GIT_AUTHOR_EMAIL: 'agent@buildd.local',
-  GIT_COMMITTER_NAME: 'buildd agent',
-  GIT_COMMITTER_EMAIL: 'agent@buildd.local',
-} as const;
-
-// Unattended: never wait for a password prompt, never open an editor.
-const unattended = {
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_EDITOR: 'true',
-  GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
-};
-
-/** Run `git args…` in `cwd` and return its stdout. Network commands get a longer timeout. */
-export function git(cwd: string, args: string[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      'git',
-      args,
-      {
-        cwd,
-        env: { ...process.env, ...unattended, ...agentIdentity },
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: opts.timeoutMs ?? 120_000,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(stdout);
-        const detail = String(stderr).trim().split('\n').slice(-5).join(' / ') || error.message;
-        reject(new GitError(`git ${args.slice(0, 3).join(' ')} failed: ${detail}`, { cause: error }));
-      },
-    );
-  });
-}
-
-const locks = new Map<string, Promise<unknown>>();
-
-/**
- * Run `fn` while holding the lock of one cached clone: concurrent fetches, `worktree add` and branch
- * deletions on the same `.git` race on its lock files and fail.
- */
-export async function withRepoLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(key) ?? Promise.resolve();
-  const current = previous.catch(() => undefined).then(fn);
-  locks.set(key, current);
-  try {
-    return await current;
-  } finally {
-    if (locks.get(key) === current) locks.delete(key);
-  }
-}
+export { agentIdentity, GitError, git, withRepoLock } from './git-command.ts';
 
 /** Where a task runs. `repo` is null for a scratch directory (a workspace without a repository). */
 export interface Checkout {
   dir: string;
   branch: string;
-  repo: { cacheDir: string; baseSha: string } | null;
+  /**
+   * `adminDir`: the worktree's own dir inside the cache's `.git/worktrees`, named after the path the
+   * worktree was made at (a taken spare keeps the spare's name).
+   */
+  repo: { cacheDir: string; baseSha: string; adminDir: string | null } | null;
 }
 
 /**
@@ -106,13 +58,21 @@ export function cacheName(repoUrl: string): string {
   return `${safe}-${createHash('sha256').update(repoUrl).digest('hex').slice(0, 10)}`;
 }
 
-/** Prepare the task's checkout: fetch (or first clone) the cache, then add a worktree on `branch`. */
+/**
+ * Prepare the task's checkout: fetch (or first clone) the cache, then take the spare worktree or add
+ * one, on `branch`. Then refill the spare in the background; `refill.signal` (the agent stopping)
+ * ends that refill, and its failures go to `refill.log` at debug.
+ */
 export async function prepareCheckout(input: {
   dataDir: string;
   workerId: string;
   workspace: Workspace;
   branch: string;
   signal?: AbortSignal;
+  refill?: {
+    signal?: AbortSignal;
+    log?: (level: 'debug', msg: string, fields?: Record<string, unknown>) => void;
+  };
 }): Promise<Checkout> {
   const { dataDir, workerId, workspace, branch, signal } = input;
   checkShape('worker id', workerId);
@@ -128,7 +88,7 @@ export async function prepareCheckout(input: {
   const repoUrl = workspace.repoUrl;
   const cacheDir = join(dataDir, 'repos', cacheName(repoUrl));
   const dir = join(dataDir, 'worktrees', workerId);
-  return withRepoLock(cacheDir, async () => {
+  const checkout = await withRepoLock(cacheDir, async () => {
     const cloned = await ensureClone(repoUrl, cacheDir, opts);
     const mayHaveBranch = cloned || (await fetchBranches(cacheDir, workspace.defaultBranch, branch, opts));
     // Leftovers of a crashed run with the same worker id. A leftover branch needs no deleting:
@@ -143,15 +103,20 @@ export async function prepareCheckout(input: {
     // A branch an earlier attempt already pushed is continued, so the final push fast-forwards.
     const startSha = (mayHaveBranch && (await commitOf(cacheDir, `origin/${branch}`))) || baseSha;
     await mkdir(join(dataDir, 'worktrees'), { recursive: true });
-    try {
-      await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, '--', dir, startSha], opts);
-    } catch (error) {
-      // An abort can stop git half-way: leave no registered worktree or stray branch behind.
-      await dropWorktree(cacheDir, dir, branch).catch(() => undefined);
-      throw error;
+    const spare = sparePath(dataDir, cacheDir);
+    if (!(await takeSpare({ cacheDir, spare, dir, branch, startSha, ...opts }))) {
+      try {
+        await git(cacheDir, ['worktree', 'add', '--quiet', '-B', branch, '--', dir, startSha], opts);
+      } catch (error) {
+        // An abort can stop git half-way: leave no registered worktree or stray branch behind.
+        await dropWorktree(cacheDir, dir, branch).catch(() => undefined);
+        throw error;
+      }
     }
-    return { dir, branch, repo: { cacheDir, baseSha } };
+    return { dir, branch, repo: { cacheDir, baseSha, adminDir: await adminDirOf(dir) } };
   });
+  refillSpare({ dataDir, cacheDir, defaultBranch: workspace.defaultBranch, ...input.refill });
+  return checkout;
 }
 
 /**
@@ -285,42 +250,4 @@ export async function removeCheckout(checkout: Checkout, opts: { keepBranch?: bo
   await withRepoLock(cacheDir, () =>
     dropWorktree(cacheDir, checkout.dir, opts.keepBranch ? null : checkout.branch),
   );
-}
-
-/**
- * Unregister and delete the worktree at `dir` if there is one, and delete `branch` if it exists.
- * The usual case costs two git calls (each is a process start, a noticeable part of a task's overhead).
- */
-async function dropWorktree(cacheDir: string, dir: string, branch: string | null) {
-  const exists = await stat(dir).then(
-    () => true,
-    () => false,
-  );
-  const removed =
-    exists &&
-    (await git(cacheDir, ['worktree', 'remove', '--force', '--force', '--', dir]).then(
-      () => true,
-      () => false,
-    ));
-  if (!removed) {
-    // Not a registered worktree, a half-made one, or one whose directory is gone: delete what is
-    // there and let prune drop a registration that points nowhere.
-    await rm(dir, { recursive: true, force: true });
-    await git(cacheDir, ['worktree', 'prune']);
-  }
-  if (branch) {
-    await git(cacheDir, ['branch', '-D', '--quiet', '--', branch]).catch(async (error: unknown) => {
-      const present = await git(cacheDir, [
-        'rev-parse',
-        '--verify',
-        '--quiet',
-        '--end-of-options',
-        `refs/heads/${branch}`,
-      ]).then(
-        () => true,
-        () => false,
-      );
-      if (present) throw error;
-    });
-  }
 }

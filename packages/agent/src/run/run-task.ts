@@ -59,6 +59,8 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
         workspace,
         branch: worker.branch,
         signal: abort.signal,
+        // The worker's signal, not the run's: it aborts when the agent shuts down.
+        refill: { signal: ctx.signal, log: ctx.log },
       });
     } catch (error) {
       // (TypeScript cannot see that `stop` may have set abortCause meanwhile.)
@@ -93,6 +95,7 @@ export async function runTask(worker: ClaimedWorker, ctx: RunContext): Promise<R
         ? sandboxSettings(ctx.sandbox, {
             worktree: checkout.dir,
             cacheDir: checkout.repo?.cacheDir ?? null,
+            adminDir: checkout.repo?.adminDir ?? null,
             home: ctx.claudeEnv.HOME ?? '',
             workspace: workspace.config,
           })

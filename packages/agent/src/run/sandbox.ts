@@ -21,6 +21,8 @@ export interface SandboxScope {
   worktree: string;
   /** The cached clone the worktree belongs to (its `.git` holds the worktree's objects and refs), if any. */
   cacheDir: string | null;
+  /** The worktree's own admin dir in the clone's `.git/worktrees` (HEAD, index), if any. */
+  adminDir: string | null;
   /** HOME of the run, for `~/` in the workspace's writable caches. */
   home: string;
   workspace: Pick<WorkspaceConfig, 'allowedDomains' | 'writableCaches'>;
@@ -45,7 +47,8 @@ export function sandboxSettings(policy: SandboxPolicy, scope: SandboxScope): San
         join(gitDir, 'objects'),
         join(gitDir, 'refs', 'heads'),
         join(gitDir, 'logs'),
-        join(gitDir, 'worktrees', basename(scope.worktree)),
+        // Named by the admin dir, not the worktree's path: a worktree made as the spare keeps its name.
+        join(gitDir, 'worktrees', basename(scope.adminDir ?? scope.worktree)),
       ].filter((path) => existsSync(path))
     : [];
   const caches = (scope.workspace.writableCaches ?? []).map(expand).filter((path) => isAbsolute(path));
