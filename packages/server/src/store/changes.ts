@@ -1,6 +1,5 @@
 import type { Queryable } from '../db/index.ts';
-import type { TaskRow, WorkerEventRow } from '../db/rows.ts';
-import { taskColumns } from '../db/rows.ts';
+import type { WorkerEventRow } from '../db/rows.ts';
 
 /** A position in the change log: the writing transaction and the row (migrations/008_change_log.sql). */
 export interface ChangePosition {
@@ -85,9 +84,4 @@ export async function eventsOfTasks(
       ORDER BY e.id`,
     [cursors.map((c) => c.taskId), cursors.map((c) => c.after), limitPerTask],
   );
-}
-
-/** Tasks as `GET` shows them, by id. */
-export async function tasksByIds(db: Queryable, ids: string[]): Promise<TaskRow[]> {
-  return db.query<TaskRow>(`SELECT ${taskColumns} FROM tasks t WHERE t.id = ANY($1::text[])`, [ids]);
 }

@@ -24,12 +24,6 @@ export async function accessOfKeys(db: Queryable, keyIds: string[]): Promise<Key
   );
 }
 
-/** The ids of the restricted workspaces (every other workspace is open to all accounts). */
-export async function restrictedWorkspaceIds(db: Queryable): Promise<string[]> {
-  const rows = await db.query<{ id: string }>("SELECT id FROM workspaces WHERE access = 'restricted'");
-  return rows.map((r) => r.id);
-}
-
 /** Whether each of these workspaces exists, by id, with its access. */
 export async function workspaceAccessOf(
   db: Queryable,

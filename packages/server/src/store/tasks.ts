@@ -17,11 +17,6 @@ export async function findVisibleTask(db: Queryable, caller: Caller, id: string)
   return rows[0];
 }
 
-/** A task as it is now, whoever may see it (the caller checked visibility before). */
-export async function readTask(db: Queryable, id: string): Promise<TaskRow | undefined> {
-  return (await db.query<TaskRow>(`SELECT ${taskColumns} FROM tasks t WHERE t.id = $1`, [id]))[0];
-}
-
 /** A page of the tasks the caller may see, newest first (one extra row says another page exists). */
 export async function listTasks(
   db: Queryable,
