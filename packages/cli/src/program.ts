@@ -11,7 +11,8 @@ import { cliVersion } from './version.ts';
 const configHelp = `
 Configuration (flag > environment > ~/.buildd/config.json):
   --server <url>     BUILDD_SERVER     default http://localhost:3000
-  --api-key <key>    BUILDD_API_KEY    saved by \`buildd login\`
+  --api-key <key>    BUILDD_API_KEY    saved by \`buildd login\` (a key given as a flag is visible
+                                       to other users in ps: prefer the file or the variable)
   BUILDD_CONFIG_DIR moves the config file's directory; NO_COLOR turns colour off.
 
 ${exitCodesHelp}`;
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     )
     .version(cliVersion, '-V, --version')
     .option('--server <url>', 'buildd server URL')
-    .option('--api-key <key>', 'buildd API key')
+    .option('--api-key <key>', 'buildd API key (visible in ps; prefer buildd login or BUILDD_API_KEY)')
     .option('--json', 'print JSON for scripts instead of tables')
     .addOption(
       new Option('--no-color', 'no colour (also NO_COLOR=1; colour is only ever used on a terminal)'),

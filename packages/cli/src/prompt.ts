@@ -18,3 +18,15 @@ export function ask(question: string, opts: { hidden?: boolean } = {}): Promise<
     });
   });
 }
+
+/**
+ * A secret from stdin: a pipe is read to its end, a terminal is asked without echo (`label` is the
+ * question). Only the trimmed text is kept; callers never print it. Secrets do not go on the command line,
+ * where `ps` shows them to every user of the machine.
+ */
+export async function readSecretFromStdin(label: string): Promise<string> {
+  if (process.stdin.isTTY) return ask(`${label}: `, { hidden: true });
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}

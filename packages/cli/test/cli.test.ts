@@ -387,6 +387,54 @@ describe.each((await testEngines()).slice(0, 1))('buildd CLI on %s', (engine) =>
     );
   });
 
+  it('adds a webhook whose secret comes from stdin, never from the command line or the output', async () => {
+    const env = as(t.adminKey);
+    await cliJson(['workspace', 'create', 'cli-hooks'], env);
+    const secret = 'whsec-from-stdin-0123456789abcdefghij';
+    const help = await runCli(['workspace', 'webhooks', '--help'], env);
+    expect(help.stdout).toContain('--secret-stdin');
+    expect(help.stdout).toContain('prefer --secret-stdin');
+    const added = await runCli(
+      ['workspace', 'webhooks', 'cli-hooks', '--add', 'https://hooks.example.com/buildd', '--secret-stdin'],
+      env,
+      `${secret}\n`,
+    );
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/^Added webhook \S+ → https:\/\/hooks\.example\.com\/buildd\.$/m);
+    expect(added.stdout + added.stderr).not.toContain(secret);
+    const listed = await runCli(['--json', 'workspace', 'webhooks', 'cli-hooks'], env);
+    expect(JSON.parse(listed.stdout).items).toHaveLength(1);
+    expect(listed.stdout).not.toContain(secret);
+    // The secret signs deliveries: the server has exactly what was piped in, without the newline.
+    const rows = await t.db.query<{ secret: string }>(
+      "SELECT h.secret FROM webhooks h JOIN workspaces w ON w.id = h.workspace_id WHERE w.name = 'cli-hooks'",
+    );
+    expect(rows.map((r) => r.secret)).toEqual([secret]);
+    const none = await runCli(
+      ['workspace', 'webhooks', 'cli-hooks', '--add', 'https://hooks.example.com/x', '--secret-stdin'],
+      env,
+      '',
+    );
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--add needs --secret-stdin');
+    const both = await runCli(
+      [
+        'workspace',
+        'webhooks',
+        'cli-hooks',
+        '--add',
+        'https://hooks.example.com/x',
+        '--secret-stdin',
+        '--secret',
+        'x',
+      ],
+      env,
+      `${secret}\n`,
+    );
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('Pass --secret-stdin or --secret, not both.');
+  });
+
   it('reports usage per day with the cap: admins see every account, members their own', async () => {
     await admin.post('/api/workspaces', { name: 'cli-usage' });
     const worker = await makeAccount(admin, t.url, { type: 'service', name: 'spender', maxCostPerDayUsd: 1 });

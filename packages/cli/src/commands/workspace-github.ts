@@ -2,7 +2,7 @@ import type { Workspace } from '@buildd/protocol';
 import type { Command } from 'commander';
 import { action, type Ctx } from '../context.ts';
 import { usageError } from '../exit-codes.ts';
-import { ask } from '../prompt.ts';
+import { readSecretFromStdin } from '../prompt.ts';
 
 /** The variable `--token-env` reads (not BUILDD_GITHUB_TOKEN: that one is the server's own default token). */
 export const tokenEnvVar = 'BUILDD_WORKSPACE_GITHUB_TOKEN';
@@ -23,24 +23,13 @@ export function githubTokenText(w: Workspace): string | undefined {
   return w.hasGithubToken ? 'set' : 'not set';
 }
 
-/**
- * The token from stdin: a pipe is read to its end, a terminal is asked without echo. Only the trimmed
- * text is kept; it is never printed, and a malformed one is refused by the protocol schema's sentence.
- */
-async function readTokenFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) return ask('GitHub token: ', { hidden: true });
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
-}
-
 /** The body's `githubToken` from the flags: a string to set, null to remove, undefined to keep. */
 async function tokenFrom(ctx: Ctx, opts: GithubOptions): Promise<string | null | undefined> {
   const ways = [opts.tokenStdin, opts.tokenEnv, opts.clearToken].filter(Boolean).length;
   if (ways > 1) throw usageError('Pass one of --token-stdin, --token-env and --clear-token.');
   if (opts.clearToken) return null;
   if (opts.tokenStdin) {
-    const token = await readTokenFromStdin();
+    const token = await readSecretFromStdin('GitHub token');
     if (!token) throw usageError('--token-stdin: stdin held no token.');
     return token;
   }

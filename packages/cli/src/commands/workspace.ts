@@ -4,6 +4,7 @@ import { amountArg, collect, intArg } from '../args.ts';
 import { action } from '../context.ts';
 import { usageError } from '../exit-codes.ts';
 import { details, table, usd } from '../output.ts';
+import { readSecretFromStdin } from '../prompt.ts';
 import { githubTokenText, workspaceGithubCommand } from './workspace-github.ts';
 
 interface CreateOptions {
@@ -205,7 +206,14 @@ export function workspaceCommands(program: Command): void {
     .description("a workspace's webhooks: list them, --add one, or --remove one (admin)")
     .argument('<id|name>', 'workspace')
     .option('--add <url>', 'add a webhook posting to this URL')
-    .option('--secret <secret>', 'with --add: the HMAC signing secret')
+    .option(
+      '--secret-stdin',
+      'with --add: read the HMAC signing secret from stdin (a pipe, or typed without echo)',
+    )
+    .option(
+      '--secret <secret>',
+      'with --add: the secret itself (visible to other users in ps; prefer --secret-stdin)',
+    )
     .option('--event <type>', 'with --add: only this event type (repeatable; default all)', collect)
     .option('--remove <webhook>', 'remove this webhook')
     .action(
@@ -213,17 +221,20 @@ export function workspaceCommands(program: Command): void {
         async (
           ctx,
           id: string,
-          opts: { add?: string; secret?: string; event?: string[]; remove?: string },
+          opts: { add?: string; secret?: string; secretStdin?: boolean; event?: string[]; remove?: string },
         ) => {
           const client = await ctx.client();
           const feature = { feature: 'webhooks' };
           if (opts.add && opts.remove) throw usageError('Pass --add or --remove, not both.');
           if (opts.add) {
-            if (!opts.secret)
-              throw usageError('--add needs --secret <secret> (deliveries are signed with it).');
+            if (opts.secret && opts.secretStdin)
+              throw usageError('Pass --secret-stdin or --secret, not both.');
+            const secret = opts.secretStdin ? await readSecretFromStdin('Webhook secret') : opts.secret;
+            if (!secret)
+              throw usageError('--add needs --secret-stdin (or --secret): deliveries are signed with it.');
             const hook = await client.post<Webhook>(
               `${ws(id)}/webhooks`,
-              { url: opts.add, secret: opts.secret, ...(opts.event ? { events: opts.event } : {}) },
+              { url: opts.add, secret, ...(opts.event ? { events: opts.event } : {}) },
               feature,
             );
             if (ctx.out.json) ctx.out.printJson(hook);
