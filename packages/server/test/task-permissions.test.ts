@@ -48,6 +48,40 @@ describe.each(await testEngines())('who may change a task, on %s', (engine) => {
     expect(retried.body.cancelledBy).toBeNull();
   });
 
+  it('a retry answers the task as the retry left it, even when a waiting agent takes it at once', async () => {
+    await t.admin.post('/api/workspaces', { name: 'retry-race' });
+    const agent = await makeAccount(t.admin, t.url, { type: 'service' });
+    for (let round = 0; round < 5; round++) {
+      const task = await t.admin.post('/api/tasks', {
+        workspaceId: 'retry-race',
+        title: `r${round}`,
+        prompt: 'p',
+      });
+      const claim = await agent.api.post('/api/workers/claim', {
+        maxTasks: 1,
+        authType: 'api',
+        agentId: 'a',
+      });
+      await agent.api.patch(`/api/workers/${claim.body.workers[0].id}`, {
+        status: 'failed',
+        error: 'x',
+        exitCause: 'max_turns',
+      });
+      // A long poll is waiting when the retry makes the task claimable: the hint wakes it at once.
+      const waiting = agent.api.post('/api/workers/claim', {
+        maxTasks: 1,
+        authType: 'api',
+        agentId: 'a',
+        waitSeconds: 20,
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const retried = await t.admin.post(`/api/tasks/${task.body.id}/retry`);
+      expect(retried.body.status).toBe('pending');
+      expect((await waiting).body.workers.map((w: { taskId: string }) => w.taskId)).toEqual([task.body.id]);
+      await agent.api.patch(`/api/workers/${(await waiting).body.workers[0].id}`, { status: 'completed' });
+    }
+  });
+
   it('a member edits, cancels and retries its own task; an admin cancels anyone’s; both are recorded', async () => {
     await t.admin.post('/api/workspaces', { name: 'open-one' });
     const member = await makeAccount(t.admin, t.url, { level: 'member' });

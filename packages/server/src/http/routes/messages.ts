@@ -26,10 +26,17 @@ export function messageRoutes() {
     if (task.created_by !== me.id && !isAdmin(me)) {
       throw new ApiError('forbidden', 'Only the task’s creator or an admin may send it a message.');
     }
-    const sent = await retryTransient(() => db.transaction((tx) => sendMessage(tx, me, task.id, body.text)));
+    // Answered with the task as the message left it (read in its transaction: once hinted, an agent may
+    // claim a follow-up before this answers).
+    const { sent, after } = await retryTransient(() =>
+      db.transaction(async (tx) => {
+        const result = await sendMessage(tx, me, task.id, body.text);
+        return { sent: result, after: await findVisibleTask(tx, me, task.id) };
+      }),
+    );
     if (sent.delivery === 'session') await bus.publish('buildd_worker_input', sent.workerId);
     else await bus.publish('buildd_tasks', task.workspace_id);
-    return c.json(toTask((await findVisibleTask(db, me, task.id)) as typeof task), 202);
+    return c.json(toTask(after), 202);
   });
 
   r.get('/workers/:id/messages', async (c) => {

@@ -39,13 +39,18 @@ export function questionRoutes() {
     if (task.created_by !== me.id && !isAdmin(me)) {
       throw new ApiError('forbidden', 'Only the task’s creator or an admin may answer its question.');
     }
-    const { liveWorkerId } = await retryTransient(() =>
-      db.transaction((tx) => answerQuestion(tx, me, task.id, body.text)),
+    // The answer shows the task as the answer left it, read in its transaction: after the hint below an
+    // agent may already have claimed it.
+    const { liveWorkerId, answered } = await retryTransient(() =>
+      db.transaction(async (tx) => {
+        const result = await answerQuestion(tx, me, task.id, body.text);
+        return { ...result, answered: await findVisibleTask(tx, me, task.id) };
+      }),
     );
     // A waiting run gets the answer pushed (its poll is the fallback); a parked task is claimable again.
     if (liveWorkerId) await bus.publish('buildd_worker_input', liveWorkerId);
     else await bus.publish('buildd_tasks', task.workspace_id);
-    return c.json(toTask((await findVisibleTask(db, me, task.id)) as typeof task));
+    return c.json(toTask(answered));
   });
 
   return r;

@@ -87,9 +87,13 @@ export function taskRoutes() {
     const found = await findVisibleTask(db, me, c.req.param('id'));
     assertCanChange(me, found, 'retry');
     assertCanCreate(await findVisibleWorkspace(db, me, found.workspace_id));
-    await db.transaction((tx) => retryTask(tx, found.id, me.id));
+    // Read in the retry's transaction: once hinted, an agent may claim the task before this answers.
+    const retried = await db.transaction(async (tx) => {
+      await retryTask(tx, found.id, me.id);
+      return findVisibleTask(tx, me, found.id);
+    });
     await bus.publish('buildd_tasks', found.workspace_id);
-    return c.json(toTask(await findVisibleTask(db, me, found.id)));
+    return c.json(toTask(retried));
   });
 
   r.get('/tasks/:id/events', async (c) => {
