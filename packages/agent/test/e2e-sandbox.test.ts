@@ -71,6 +71,19 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** The task once it completed or failed (or as it is after 90 s). */
+async function finalTask(id: string): Promise<any> {
+  let task = (await admin.get(`/api/tasks/${id}`)).body;
+  for (
+    const deadline = Date.now() + 90_000;
+    !['completed', 'failed'].includes(task.status) && Date.now() < deadline;
+  ) {
+    await new Promise((r) => setTimeout(r, 300));
+    task = (await admin.get(`/api/tasks/${id}`)).body;
+  }
+  return task;
+}
+
 describe('a hostile task in the sandbox', () => {
   it('reads no key, credential or other worktree, writes nothing outside its worktree, and leaks nothing', async () => {
     const member = await makeAccount(admin, server.url, { type: 'user', level: 'member' });
@@ -96,14 +109,7 @@ describe('a hostile task in the sandbox', () => {
     });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
-    let task = (await admin.get(`/api/tasks/${id}`)).body;
-    for (
-      const deadline = Date.now() + 90_000;
-      !['completed', 'failed'].includes(task.status) && Date.now() < deadline;
-    ) {
-      await new Promise((r) => setTimeout(r, 300));
-      task = (await admin.get(`/api/tasks/${id}`)).body;
-    }
+    const task = await finalTask(id);
     expect(task.status).toBe('completed');
 
     // What the member (and anyone who can see the task) can read.
@@ -137,14 +143,7 @@ describe('a hostile task in the sandbox', () => {
     });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
-    let task = (await admin.get(`/api/tasks/${id}`)).body;
-    for (
-      const deadline = Date.now() + 90_000;
-      !['completed', 'failed'].includes(task.status) && Date.now() < deadline;
-    ) {
-      await new Promise((r) => setTimeout(r, 300));
-      task = (await admin.get(`/api/tasks/${id}`)).body;
-    }
+    const task = await finalTask(id);
     expect(task.status).toBe('completed');
     // The model's own commit (it writes the worktree's HEAD and index in the cache's admin dir).
     const branch = task.workers[0].branch as string;
