@@ -60,6 +60,37 @@ describe.each(await testEngines())('task progress stream on %s', (engine) => {
     expect(resumed.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data).seq)).toEqual([1, 2]);
   });
 
+  it("keeps a member's stream of a task whose workspace was made while no stream was open", async () => {
+    // Nothing listens while the workspace and task are made, so the reader reads no change rows and the
+    // guard learns the workspace only from the stream itself; the guard's re-check (every 2 s) must not
+    // take it for a workspace the member may not see.
+    await admin.post('/api/workspaces', { name: 'sse-quiet' });
+    const task = await admin.post('/api/tasks', { workspaceId: 'sse-quiet', title: 't', prompt: 'p' });
+    const member = await makeAccount(admin, t.url, { level: 'member' });
+    const agent = await makeAccount(admin, t.url, { type: 'service' });
+    const claim = await agent.api.post('/api/workers/claim', { maxTasks: 1, authType: 'api', agentId: 'a' });
+    const w = claim.body.workers[0];
+    const reading = readSse(`${t.url}/api/tasks/${task.body.id}/stream`, member.key);
+    await new Promise((r) => setTimeout(r, 4500));
+    const at = new Date().toISOString();
+    await agent.api.post(`/api/workers/${w.id}/events`, {
+      events: [0, 1].map((seq) => ({ seq, type: 'assistant_text', at, data: { text: `late ${seq}` } })),
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    await agent.api.patch(`/api/workers/${w.id}`, { status: 'completed', summary: 'done' });
+    const events = await reading;
+    expect(events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data).data.text)).toEqual([
+      'late 0',
+      'late 1',
+    ]);
+    expect(
+      events
+        .filter((e) => e.event === 'task')
+        .map((e) => JSON.parse(e.data).status)
+        .at(-1),
+    ).toBe('completed');
+  });
+
   it('answers 404 for a task the caller cannot see', async () => {
     const res = await fetch(`${t.url}/api/tasks/task_nope/stream`, {
       headers: { authorization: `Bearer ${t.adminKey}` },

@@ -119,8 +119,11 @@ export class StreamGuard {
       }
       if (this.byKey.size === 0) return;
       await this.refreshKeys([...this.byKey.keys()]);
-      // Swapped in whole, so that no stream sees an empty map while the query runs.
-      const fresh = await workspaceAccessOf(this.db, [...this.workspaces.keys()]);
+      // Swapped in whole, so that no stream sees an empty map while the query runs. The workspaces of the
+      // streams watched are asked too: the reader learns workspaces from the changes it reads, and it reads
+      // none while nobody listens, so a task stream's workspace may be new here.
+      const watched = [...this.byKey.values()].flatMap((set) => [...set].flatMap((g) => g.workspaceId ?? []));
+      const fresh = await workspaceAccessOf(this.db, [...new Set([...this.workspaces.keys(), ...watched])]);
       this.workspaces.clear();
       for (const w of fresh) this.workspaces.set(w.id, w.access);
       for (const [keyId, set] of this.byKey) {
