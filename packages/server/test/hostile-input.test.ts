@@ -3,6 +3,7 @@
  * `Last-Event-ID`, and event data nested thousands of levels deep. Each is a 400 in the JSON error shape,
  * and the task and its stream stay usable afterwards.
  */
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { makeAccount } from './support/api.ts';
 import { expectApiError } from './support/checks.ts';
@@ -72,5 +73,30 @@ describe.each(await testEngines())('hostile input on %s', (engine) => {
     const text = await stream.text();
     expect(text).toContain('event: progress');
     expect(text).toContain('"status":"completed"');
+  });
+
+  it('a client that hangs up half-way through a body creates nothing, and the server goes on', async () => {
+    await t.admin.post('/api/workspaces', { name: 'half-body' });
+    const before = (await t.admin.get('/api/tasks?workspaceId=half-body')).body.items.length;
+    const url = new URL(t.url);
+    const body = JSON.stringify({ workspaceId: 'half-body', title: 'cut', prompt: 'p'.repeat(5000) });
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          `POST /api/tasks HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.adminKey}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 100)}`,
+        );
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 200);
+      });
+      socket.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await t.admin.get('/healthz')).status).toBe(200);
+    expect((await t.admin.get('/api/tasks?workspaceId=half-body')).body.items).toHaveLength(before);
+    const whole = await t.admin.post('/api/tasks', JSON.parse(body));
+    expect(whole.status).toBe(201);
   });
 });

@@ -18,10 +18,16 @@ async function readText(c: Context): Promise<string> {
   if (!incoming) return c.req.text();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limits.bodyBytes) throw bodyTooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of incoming as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limits.bodyBytes) throw bodyTooLarge();
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // The client went away mid-body: a 400 nobody reads, not an "unhandled error" in the log.
+    throw new ApiError('bad_request', 'The request body did not arrive whole.');
   }
   return new TextDecoder().decode(Buffer.concat(chunks, size));
 }
