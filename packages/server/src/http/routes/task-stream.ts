@@ -37,8 +37,6 @@ export function taskStreamRoutes() {
     const task = await findVisibleTask(db, caller, c.req.param('id'));
     const after = parseAfter(c.req.header('last-event-id') ?? c.req.query('after'));
     const admitted = await live.guard.admitStream(caller);
-    // The guard decides what this stream may see from the workspace's access, which it may not know yet.
-    await live.guard.learnWorkspaces([task.workspace_id]);
     return streamSSE(c, async (stream) => {
       const session = new SseSession();
       const unwatch = live.guard.watch({
