@@ -11,22 +11,25 @@ import { useFakeBuildd } from './support/fake-buildd.ts';
 const buildd = useFakeBuildd();
 
 const claims = () => buildd.fake.requests.filter((r) => r.path === '/api/workers/claim');
+
+/**
+ * An agent that polls only every 60 s and pings after 0.2 s of silence, once it has connected its channel
+ * and made its two start-up claims (one at start, one on connecting).
+ */
+async function startPingingAgent(logs: ReturnType<typeof memoryLog>) {
+  buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=60', '--channel-ping=0.2']), {
+    runTask: scriptedRuns().runTask,
+    log: logs.log,
+  });
+  await waitFor(() => buildd.fake.channelConnections.length === 1 && claims().length === 2, 10_000, 'start');
+}
 const silent = 'push channel silent (no pong): dropping it and reconnecting';
 
 describe('the push channel', () => {
   it('drops a connection whose server stopped answering pings, reconnects, and claims', async () => {
     const logs = memoryLog();
     // Polling every 60 s: within this test only a (re)connect can cause a claim after the first ones.
-    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=60', '--channel-ping=0.2']), {
-      runTask: scriptedRuns().runTask,
-      log: logs.log,
-    });
-    // The start claims once, and connecting claims once more.
-    await waitFor(
-      () => buildd.fake.channelConnections.length === 1 && claims().length === 2,
-      10_000,
-      'start',
-    );
+    await startPingingAgent(logs);
     await pause(500);
     expect(claims()).toHaveLength(2);
     expect(logs.count(silent)).toBe(0);
@@ -53,15 +56,7 @@ describe('the push channel', () => {
       }
       return { status: 200, body: { workers: [] } };
     });
-    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=60', '--channel-ping=0.2']), {
-      runTask: scriptedRuns().runTask,
-      log: logs.log,
-    });
-    await waitFor(
-      () => buildd.fake.channelConnections.length === 1 && claims().length === 2,
-      10_000,
-      'start',
-    );
+    await startPingingAgent(logs);
     holdClaims = true;
     buildd.fake.push({ type: 'tasks_available' });
     await waitFor(() => claims().length === 3, 5000, 'the held claim');
@@ -75,11 +70,7 @@ describe('the push channel', () => {
 
   it('pings only when the server has been silent: a server that pings is not pinged back', async () => {
     buildd.fake.pingChannel(50);
-    buildd.agent = startAgent(testConfig(buildd.fake.url, ['--poll-interval=60', '--channel-ping=0.2']), {
-      runTask: scriptedRuns().runTask,
-      log: memoryLog().log,
-    });
-    await waitFor(() => buildd.fake.channelConnections.length === 1, 10_000, 'the channel');
+    await startPingingAgent(memoryLog());
     await pause(1500);
     expect(buildd.fake.channelPingsReceived()).toBe(0);
     buildd.fake.pingChannel(0);
