@@ -13,11 +13,11 @@ import { startTestServer, type TestServer } from '../../server/test/support/serv
 import { type RunningAgent, startAgent } from '../src/agent.ts';
 import { fakeApiKey, memoryLog, testConfig } from './support/agent-harness.ts';
 import {
+  askUser,
   type FakeAnthropic,
   type RecordedRequest,
   startFakeAnthropic,
   text,
-  tool,
   write,
 } from './support/fake-anthropic.ts';
 import { makeOrigin, type Origin } from './support/git-fixtures.ts';
@@ -31,19 +31,7 @@ const agents: RunningAgent[] = [];
 const homes: string[] = [];
 
 const question = 'Which greeting should the file hold?';
-const ask = tool('AskUserQuestion', {
-  questions: [
-    {
-      question,
-      header: 'Greeting',
-      options: [
-        { label: 'hello', description: 'a plain hello' },
-        { label: 'ahoy', description: 'a sailor’s greeting' },
-      ],
-      multiSelect: false,
-    },
-  ],
-});
+const ask = askUser(question, 'Greeting', { hello: 'a plain hello', ahoy: 'a sailor’s greeting' });
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'buildd-conversation-'));

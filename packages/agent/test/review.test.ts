@@ -12,7 +12,7 @@ import { type ApiClient, apiClient, makeAccount } from '../../server/test/suppor
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { type RunningAgent, startAgent } from '../src/agent.ts';
 import { fakeApiKey, memoryLog, testConfig } from './support/agent-harness.ts';
-import { type FakeAnthropic, startFakeAnthropic, text, tool, write } from './support/fake-anthropic.ts';
+import { askUser, type FakeAnthropic, startFakeAnthropic, text, write } from './support/fake-anthropic.ts';
 import { gitSync, makeOrigin, type Origin } from './support/git-fixtures.ts';
 
 let server: TestServer;
@@ -37,19 +37,7 @@ beforeAll(async () => {
   });
   expect(ws.status).toBe(201);
   const asking = [
-    tool('AskUserQuestion', {
-      questions: [
-        {
-          question,
-          header: 'Greeting',
-          options: [
-            { label: 'hello', description: 'a plain hello' },
-            { label: 'ahoy', description: 'a sailor’s greeting' },
-          ],
-          multiSelect: false,
-        },
-      ],
-    }),
+    askUser(question, 'Greeting', { hello: 'a plain hello', ahoy: 'a sailor’s greeting' }),
     write('greeting.txt', 'ahoy\n'),
     text('Wrote the greeting the person chose.'),
   ];

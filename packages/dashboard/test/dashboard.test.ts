@@ -12,11 +12,11 @@ import type { RunningAgent } from '@buildd/agent';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  askUser,
   bash,
   type FakeAnthropic,
   startFakeAnthropic,
   text,
-  tool,
   write,
 } from '../../agent/test/support/fake-anthropic.ts';
 import { makeOrigin, type Origin } from '../../agent/test/support/git-fixtures.ts';
@@ -73,19 +73,7 @@ beforeAll(async () => {
           ? [
               // Eighty lines of output: the event log shows it folded.
               bash('seq 1 80'),
-              tool('AskUserQuestion', {
-                questions: [
-                  {
-                    question: 'Which colour?',
-                    header: 'Colour',
-                    options: [
-                      { label: 'blue', description: 'calm' },
-                      { label: 'red', description: 'loud' },
-                    ],
-                    multiSelect: false,
-                  },
-                ],
-              }),
+              askUser('Which colour?', 'Colour', { blue: 'calm', red: 'loud' }),
               write('palette.txt', `${palette}\n`),
               text('Painted it blue.'),
             ]

@@ -110,6 +110,29 @@ export function edit(path: string, oldString: string, newString: string, opts: S
   );
 }
 
+/** `AskUserQuestion` with one question and its options (label → description), one answer to pick. */
+export function askUser(
+  question: string,
+  header: string,
+  options: Record<string, string>,
+  opts: StepOptions = {},
+): Step {
+  return tool(
+    'AskUserQuestion',
+    {
+      questions: [
+        {
+          question,
+          header,
+          options: Object.entries(options).map(([label, description]) => ({ label, description })),
+          multiSelect: false,
+        },
+      ],
+    },
+    opts,
+  );
+}
+
 /** `Bash` running `command` in the run's working directory. */
 export function bash(command: string, opts: StepOptions = {}): Step {
   return tool('Bash', { command, description: 'scripted command' }, opts);
