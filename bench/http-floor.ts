@@ -1,18 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { leanClient } from './http-client.ts';
+import { cpuMs } from './server-lifecycle.ts';
 
 export interface FloorFigures {
   lifecyclesPerSecond: number;
   /** CPU of the HTTP server process and of this client process, per lifecycle. */
   serverCpuMs: number;
   clientCpuMs: number;
-}
-
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /**
@@ -30,7 +25,7 @@ export async function measureHttpFloor(lifecycles: number, clients = 32): Promis
     });
     const api = leanClient(`http://127.0.0.1:${port}`, 'none');
     let left = lifecycles;
-    const cpu0 = cpuMsOf(child.pid ?? 0);
+    const cpu0 = cpuMs(child.pid ?? 0);
     const client0 = process.cpuUsage();
     const began = performance.now();
     await Promise.all(
@@ -50,7 +45,7 @@ export async function measureHttpFloor(lifecycles: number, clients = 32): Promis
     );
     const seconds = (performance.now() - began) / 1000;
     const client = process.cpuUsage(client0);
-    const serverCpu = cpuMsOf(child.pid ?? 0) - cpu0;
+    const serverCpu = cpuMs(child.pid ?? 0) - cpu0;
     api.close();
     return {
       lifecyclesPerSecond: Math.round(lifecycles / seconds),
