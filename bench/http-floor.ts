@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { leanClient } from './http-client.ts';
-import { cpuMs } from './server-lifecycle.ts';
+import { cpuMs } from './proc.ts';
 
 export interface FloorFigures {
   lifecyclesPerSecond: number;

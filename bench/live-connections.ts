@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createScratchDatabase } from '../packages/agent/test/faults/support/postgres-db.ts';
 import { type ApiClient, apiClient, makeAccount } from '../packages/server/test/support/api.ts';
+import { cpuMs } from './proc.ts';
 import { spawnServer } from './spawn-server.ts';
 
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
@@ -28,10 +29,9 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join(' ');
 
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s). */
+/** CPU seconds (user + system) a process has used. */
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return cpuMs(pid) / 1000;
 }
 
 /** Resident memory of a process, MB. */

@@ -1,13 +1,10 @@
-// Live figures: dispatch latency (task created → claimed by an idle agent) with push on one server, push
-// across two replicas, long poll and plain polling; and the herd: claim requests per created task with 1,000
-// idle agents connected. Two buildd-server processes on one PostgreSQL (the system one). Figures, not a test.
-import { readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { newApiKey } from '../packages/server/src/ids.ts';
 import { type ApiClient, apiClient, makeAccount } from '../packages/server/test/support/api.ts';
 import { type ChannelAgent, channelAgent } from '../packages/server/test/support/channel-agent.ts';
+import { cpuMs } from './proc.ts';
 import { type SpawnedServer, spawnServer } from './spawn-server.ts';
 
 const postgresAdminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -22,16 +19,6 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU milliseconds (user + system) a process has used, from /proc. */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 let workspaceCount = 0;
 async function newWorkspace(admin: ApiClient): Promise<string> {

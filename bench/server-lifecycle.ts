@@ -14,6 +14,7 @@ import { newApiKey } from '../packages/server/src/ids.ts';
 import { type ApiClient, apiClient, makeAccount } from '../packages/server/test/support/api.ts';
 import { postgresTree } from './embedded-start.ts';
 import { leanClient } from './http-client.ts';
+import { cpuMs, cpuTimes } from './proc.ts';
 import { spawnServer } from './spawn-server.ts';
 import { type CeilingFigures, measureSqlCeiling, walPosition } from './sql-ceiling.ts';
 import { readStatements, resetStatements, type StatementFigures } from './statements.ts';
@@ -60,28 +61,11 @@ export interface IngestionFigures {
   postgresCpuMsPerThousandEvents: number;
 }
 
-/** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat. */
-export function cpuMs(pid: number, withReapedChildren = false): number {
-  return sysMs(pid, withReapedChildren, true);
-}
-
-/** CPU milliseconds a process spent in the kernel (or with `all`, in the kernel and user space). */
-function sysMs(pid: number, withReapedChildren = false, all = false): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const children = withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
-    const sys = Number(fields[12]) + (withReapedChildren ? Number(fields[14]) : 0);
-    return ((all ? Number(fields[11]) + Number(fields[12]) + children : sys) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * CPU milliseconds of the PostgreSQL cluster on `pgdata`: its postmaster (with the children it reaped) and its
  * live backends, so that the other cluster on the machine is not counted.
  */
-export function postgresCpuMs(pgdata: string): number {
+function postgresCpuMs(pgdata: string): number {
   const tree = postgresTree(pgdata);
   let total = 0;
   for (const pid of tree) total += cpuMs(pid, pid === tree[0]);
@@ -233,7 +217,7 @@ export async function benchServer(
     const latencies: number[] = [];
     let done = 0;
     const cpuBefore = cpuMs(s.serverPid);
-    const sysBefore = sysMs(s.serverPid);
+    const sysBefore = cpuTimes(s.serverPid).sys;
     const pgBefore = postgresCpuMs(s.pgdata);
     const clientBefore = process.cpuUsage();
     const walBefore = await walOf(s.databaseUrl);
@@ -260,7 +244,7 @@ export async function benchServer(
     );
     const seconds = (performance.now() - began) / 1000;
     const serverCpu = cpuMs(s.serverPid) - cpuBefore;
-    const serverSys = sysMs(s.serverPid) - sysBefore;
+    const serverSys = cpuTimes(s.serverPid).sys - sysBefore;
     const pgCpu = postgresCpuMs(s.pgdata) - pgBefore;
     const client = process.cpuUsage(clientBefore);
     const wal = (await walOf(s.databaseUrl)) - walBefore;
